@@ -1,0 +1,77 @@
+"""Settings, read once from the environment (12-factor).
+
+Every setting has a safe default, so `gunicorn wsgi:app` works with nothing set.
+Tests pass overrides to `create_app(config=...)` using the field names below.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any, Mapping
+
+
+def _int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+def _str(environ: Mapping[str, str], name: str, default: str | None) -> str | None:
+    raw = environ.get(name, "").strip()
+    return raw or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service can be told; the README's configuration table mirrors it."""
+
+    log_level: str = "INFO"
+    max_content_length: int = 1024 * 1024
+    default_algorithm: str = "PrimeChecker"
+    redis_url: str | None = None
+    job_ttl_seconds: float = 3600.0
+    max_jobs: int = 10_000
+    max_queue: int = 1_000
+    job_workers: int = 4
+    webhook_workers: int = 8
+    webhook_timeout_seconds: float = 10.0
+    webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 15.0)
+    sweep_interval_seconds: float = 5.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        delays = _str(environ, "WEBHOOK_RETRY_DELAYS", None)
+        return cls(
+            log_level=_str(environ, "LOG_LEVEL", cls.log_level).upper(),
+            max_content_length=_int(environ, "MAX_CONTENT_LENGTH", cls.max_content_length),
+            default_algorithm=_str(environ, "DEFAULT_ALGORITHM", cls.default_algorithm),
+            redis_url=_str(environ, "REDIS_URL", None),
+            job_ttl_seconds=_float(environ, "JOB_TTL_SECONDS", cls.job_ttl_seconds),
+            max_jobs=_int(environ, "MAX_JOBS", cls.max_jobs),
+            max_queue=_int(environ, "MAX_QUEUE", cls.max_queue),
+            job_workers=_int(environ, "JOB_WORKERS", cls.job_workers),
+            webhook_workers=_int(environ, "WEBHOOK_WORKERS", cls.webhook_workers),
+            webhook_timeout_seconds=_float(
+                environ, "WEBHOOK_TIMEOUT_SECONDS", cls.webhook_timeout_seconds
+            ),
+            webhook_retry_delays=(
+                tuple(float(d) for d in delays.split(",")) if delays else cls.webhook_retry_delays
+            ),
+            sweep_interval_seconds=_float(
+                environ, "SWEEP_INTERVAL_SECONDS", cls.sweep_interval_seconds
+            ),
+        )
+
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Settings":
+        """Return a copy with the given fields replaced; unknown names are a programming error."""
+        if not overrides:
+            return self
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {sorted(unknown)}")
+        return replace(self, **overrides)

@@ -1,0 +1,11 @@
+"""Interactive API docs: /openapi.json, /docs (Swagger UI 5) and /redoc (ReDoc 2).
+
+The pages' scripts are vendored under static/ and served by the app itself, so the
+docs work on a machine with no internet access.
+"""
+from flask import Blueprint
+
+bp = Blueprint("docs", __name__, static_folder="static", static_url_path="/docs/static",
+               template_folder="templates")
+
+from app.docs import routes  # noqa: E402,F401  (registers the routes on bp)

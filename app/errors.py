@@ -1,0 +1,118 @@
+"""The error envelopes, and the handlers that turn every failure into one.
+
+Two shapes, as the contract reads API.md:
+- most routes answer `{"error", "message", "details", "request_id"}` at the top level;
+- the jobs routes wrap the same object as `{"detail": {...}}`.
+Nothing ever reaches the client as HTML or as a traceback.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+JOBS_PATH_PREFIX = "/jobs"
+
+# Codes for the HTTP conditions the documents do not name, in the documented style.
+HTTP_STATUS_CODES = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHORIZED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS",
+    431: "REQUEST_HEADER_FIELDS_TOO_LARGE",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+class ApiError(Exception):
+    """An error the client should see, with its documented code and message."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+
+
+def validation_error(message: str, **details: Any) -> ApiError:
+    return ApiError(400, "VALIDATION_ERROR", message, details or None)
+
+
+def service_unavailable(retry_after_seconds: int = 1) -> ApiError:
+    return ApiError(
+        503,
+        "SERVICE_UNAVAILABLE",
+        "任务服务暂不可用,请稍后重试",
+        headers={"Retry-After": str(retry_after_seconds)},
+    )
+
+
+def error_body(error: ApiError) -> dict[str, Any]:
+    """The envelope for this request's route: flat, or wrapped under `detail` on /jobs."""
+    body = {
+        "error": error.code,
+        "message": error.message,
+        "details": error.details,
+        "request_id": getattr(g, "request_id", None),
+    }
+    if request.path == JOBS_PATH_PREFIX or request.path.startswith(JOBS_PATH_PREFIX + "/"):
+        return {"detail": body}
+    return body
+
+
+def error_response(error: ApiError) -> Response:
+    response = jsonify(error_body(error))
+    response.status_code = error.status
+    response.headers.update(error.headers)
+    return response
+
+
+def _from_http_exception(exc: HTTPException) -> ApiError:
+    status = exc.code or 500
+    code = HTTP_STATUS_CODES.get(status, f"HTTP_{status}")
+    messages = {
+        404: f"no route for {request.method} {request.path[:200]}",
+        405: f"method {request.method} is not allowed on {request.path[:200]}",
+        413: "request body is too large",
+        415: "request body must be JSON (Content-Type: application/json)",
+    }
+    message = messages.get(status, exc.name)
+    # Keep headers such as Allow (405) that the exception carries, but not its HTML content type.
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    details = None
+    if status == 413 and request.max_content_length:
+        details = {"max_content_length": request.max_content_length}
+    return ApiError(status, code, message, details, headers)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError) -> Response:
+        return error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(exc: HTTPException) -> Response:
+        return error_response(_from_http_exception(exc))
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(ApiError(500, "INTERNAL_ERROR", "internal server error"))

@@ -1,0 +1,66 @@
+"""POST /invoke, POST /invoke/{algorithm} and GET /algorithms."""
+from __future__ import annotations
+
+import logging
+
+from flask import Response, g, jsonify
+
+from app.algorithms.base import Algorithm, execute, one_line_error
+from app.errors import ApiError
+from app.extensions import scaffold
+from app.invoke import bp
+from app.invoke.schemas import AlgorithmList, InvokeResponse
+from app.json_body import json_object_body
+from app.schemas import json_schema
+from app.validation import load
+
+log = logging.getLogger(__name__)
+invoke_response = InvokeResponse()
+algorithm_list = AlgorithmList()
+
+
+@bp.post("/invoke")
+def invoke_default() -> Response:
+    """同步调用算法: the default algorithm (PrimeChecker unless DEFAULT_ALGORITHM says otherwise)."""
+    return _invoke(scaffold().algorithm(scaffold().settings.default_algorithm))
+
+
+@bp.post("/invoke/<name>")
+def invoke_named(name: str) -> Response:
+    """The same call for any registered algorithm, by name."""
+    return _invoke(scaffold().algorithm(name))
+
+
+def _invoke(algorithm: Algorithm) -> Response:
+    params = load(algorithm.params_schema, json_object_body())
+    try:
+        execution = execute(algorithm, params, scaffold().metrics)
+    except Exception as exc:
+        log.exception("algorithm failed", extra={"algorithm": algorithm.name})
+        raise ApiError(500, "ALGORITHM_ERROR", one_line_error(exc), {"algorithm": algorithm.name}) from None
+    return jsonify(
+        invoke_response.dump(
+            {
+                "request_id": g.request_id,
+                "status": "success",
+                "result": execution.result,
+                "metadata": execution.metadata,
+            }
+        )
+    )
+
+
+@bp.get("/algorithms")
+def list_algorithms() -> Response:
+    """Every registered algorithm with its version and the JSON Schema of its params."""
+    algorithms = [
+        {
+            "name": a.name,
+            "version": a.version,
+            "description": a.description,
+            "params_schema": json_schema(a.params_schema),
+            "example": a.example,
+        }
+        for a in scaffold().algorithms.values()
+    ]
+    return jsonify(algorithm_list.dump({"algorithms": algorithms}))

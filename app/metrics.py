@@ -1,0 +1,96 @@
+"""The Prometheus metric families the API document lists, and their exposition.
+
+Under gunicorn every worker process writes its samples to files in
+PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py before anything imports
+prometheus_client), and /metrics sums them, so the figures are right whatever the
+number of workers. Without that variable (tests, `flask run`) the app's own registry
+is exposed directly.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterator
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# `*_created` series double the output and mean nothing in multiprocess mode.
+disable_created_metrics()
+
+
+def multiprocess_enabled() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+class Metrics:
+    """One set of metric objects, registered in their own registry (one per app or worker)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "http_requests_total", "HTTP 请求总数", ["method", "endpoint", "status"], registry=r
+        )
+        self.http_duration = Histogram(
+            "http_request_duration_seconds", "HTTP 请求延迟", ["method", "endpoint"], registry=r
+        )
+        self.http_in_progress = Gauge(
+            "http_requests_in_progress", "当前进行中的请求数", registry=r, multiprocess_mode="livesum"
+        )
+        self.algorithm_executions = Counter(
+            "algorithm_executions_total", "算法执行总数", ["algorithm", "status"], registry=r
+        )
+        self.algorithm_duration = Histogram(
+            "algorithm_execution_duration_seconds", "算法执行延迟", ["algorithm"], registry=r
+        )
+        self.jobs_created = Counter(
+            "jobs_created_total", "创建的异步任务总数", ["algorithm"], registry=r
+        )
+        self.jobs_completed = Counter(
+            "jobs_completed_total", "完成的异步任务总数", ["algorithm", "status"], registry=r
+        )
+        self.job_duration = Histogram(
+            "job_execution_duration_seconds", "异步任务执行时间", ["algorithm"], registry=r
+        )
+        self.webhook_deliveries = Counter(
+            "webhook_deliveries_total", "Webhook 回调发送总数", ["status"], registry=r
+        )
+
+    def render(self) -> bytes:
+        """The text exposition: this process's registry, or every worker's files summed."""
+        if multiprocess_enabled():
+            registry = CollectorRegistry()
+            registry.register(_AllFamilies(MultiProcessCollector(None), self.registry))
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+class _AllFamilies:
+    """Every worker's samples, plus an empty family for each metric nobody has written yet.
+
+    The multiprocess collector only knows series that some process wrote, so without
+    this the job and webhook families would be missing (not zero) until the first job.
+    """
+
+    def __init__(self, samples: MultiProcessCollector, declared: CollectorRegistry) -> None:
+        self.samples = samples
+        self.declared = declared
+
+    def collect(self) -> Iterator[Metric]:
+        seen = set()
+        for family in self.samples.collect():
+            seen.add(family.name)
+            yield family
+        for family in self.declared.collect():
+            if family.name not in seen:
+                yield Metric(family.name, family.documentation, family.type)

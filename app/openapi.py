@@ -1,0 +1,154 @@
+"""The OpenAPI 3.1 document, generated from the schemas the code validates with.
+
+Schema names follow the seed document (InvokeRequest, InvokeResponse, ErrorResponse,
+...), so a client generated from the seed keeps its type names.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from app.algorithms.base import Algorithm
+from app.health.schemas import HealthResponse, ReadinessResponse
+from app.invoke.schemas import AlgorithmList, InvokeResponse
+from app.schemas import ErrorResponse, JobErrorResponse
+
+from app.schemas import OPENAPI_VERSION
+
+JSON = "application/json"
+
+
+def _content(schema_name: str) -> dict[str, Any]:
+    return {JSON: {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}
+
+
+def _responses(table: Mapping[int, tuple[str, str]]) -> dict[str, Any]:
+    return {
+        str(status): {"description": description, "content": _content(schema)}
+        for status, (schema, description) in table.items()
+    }
+
+
+REQUEST_ID_PARAMETER = {
+    "name": "X-Request-Id",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 128},
+    "description": "Echoed back as request_id when printable and at most 128 characters",
+}
+
+
+def _invoke_operation(algorithm: Algorithm, request_schema: str, operation_id: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "tags": ["Algorithm"],
+            "summary": f"同步调用算法 {algorithm.name}",
+            "description": algorithm.description,
+            "operationId": operation_id,
+            "parameters": [REQUEST_ID_PARAMETER],
+            "requestBody": {"required": True, "content": _content(request_schema)},
+            "responses": _responses(
+                {
+                    200: ("InvokeResponse", "成功"),
+                    400: ("ErrorResponse", "请求参数错误"),
+                    404: ("ErrorResponse", "算法不存在"),
+                    413: ("ErrorResponse", "请求体过大"),
+                    415: ("ErrorResponse", "请求体不是 JSON"),
+                    500: ("ErrorResponse", "服务器内部错误"),
+                }
+            ),
+        }
+    }
+
+
+def _algorithm_paths(spec: APISpec, algorithms: Mapping[str, Algorithm], default: str) -> None:
+    spec.components.schema("InvokeRequest", schema=algorithms[default].params_schema)
+    spec.path("/invoke", operations=_invoke_operation(algorithms[default], "InvokeRequest", "invoke_algorithm"))
+    for name, algorithm in algorithms.items():
+        request_name = "InvokeRequest" if name == default else f"{name}Params"
+        if name != default:
+            spec.components.schema(request_name, schema=algorithm.params_schema)
+        if algorithm.result_schema is not None:
+            spec.components.schema(f"{name}Result", schema=algorithm.result_schema)
+        spec.path(f"/invoke/{name}", operations=_invoke_operation(algorithm, request_name, f"invoke_{name}"))
+    spec.path(
+        "/algorithms",
+        operations={
+            "get": {
+                "tags": ["Algorithm"],
+                "summary": "算法列表",
+                "operationId": "list_algorithms",
+                "responses": _responses({200: ("AlgorithmList", "成功")}),
+            }
+        },
+    )
+
+
+def _health_paths(spec: APISpec) -> None:
+    spec.path(
+        "/healthz",
+        operations={
+            "get": {
+                "tags": ["Health"],
+                "summary": "存活检查",
+                "operationId": "health_check",
+                "responses": _responses({200: ("HealthResponse", "存活")}),
+            }
+        },
+    )
+    spec.path(
+        "/readyz",
+        operations={
+            "get": {
+                "tags": ["Health"],
+                "summary": "就绪检查",
+                "operationId": "readiness_check",
+                "responses": _responses(
+                    {200: ("ReadinessResponse", "就绪"), 503: ("ReadinessResponse", "未就绪")}
+                ),
+            }
+        },
+    )
+    spec.path(
+        "/metrics",
+        operations={
+            "get": {
+                "tags": ["Monitoring"],
+                "summary": "Prometheus 指标",
+                "operationId": "metrics",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format 0.0.4",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    )
+
+
+def build_spec(algorithms: Mapping[str, Algorithm], default_algorithm: str, extra: list[Any] = ()) -> dict[str, Any]:
+    """The whole document. `extra` holds callables `f(spec)` that add further areas (jobs)."""
+    spec = APISpec(
+        title="FunctionalScaffold",
+        version="1.0.0",
+        openapi_version=OPENAPI_VERSION,
+        plugins=[MarshmallowPlugin()],
+        info={"description": "算法工程化 Serverless 脚手架 - 提供标准化的算法服务接口"},
+    )
+    for name, schema in (
+        ("ErrorResponse", ErrorResponse),
+        ("JobErrorResponse", JobErrorResponse),
+        ("InvokeResponse", InvokeResponse),
+        ("AlgorithmList", AlgorithmList),
+        ("HealthResponse", HealthResponse),
+        ("ReadinessResponse", ReadinessResponse),
+    ):
+        spec.components.schema(name, schema=schema)
+    _algorithm_paths(spec, algorithms, default_algorithm)
+    _health_paths(spec)
+    for add_paths in extra:
+        add_paths(spec)
+    return spec.to_dict()

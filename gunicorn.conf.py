@@ -1,0 +1,87 @@
+"""gunicorn settings, read from the environment (the Procfile's `web:` line loads this).
+
+Two modes:
+- embedded default (no REDIS_URL): jobs live in this process's memory, so there must be
+  exactly one worker process; concurrency comes from threads. A WEB_CONCURRENCY or -w
+  asking for more is corrected to 1, and the correction is logged.
+- scale-out (REDIS_URL set): jobs live in Redis, so WEB_CONCURRENCY workers are fine.
+
+Metrics from several workers are summed through prometheus_client's multiprocess mode,
+whose directory must be in the environment before any worker imports prometheus_client:
+this file runs in the master first, so it is set here.
+"""
+import os
+import shutil
+import tempfile
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+SCALE_OUT = bool(os.environ.get("REDIS_URL", "").strip())
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_env_int('PORT', 8000)}"
+worker_class = "gthread"
+workers = _env_int("WEB_CONCURRENCY", 2) if SCALE_OUT else 1
+threads = _env_int("GUNICORN_THREADS", 8)
+# Heroku-style routers give a request 30 s; stop a stuck worker just before that.
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 25)
+# Longer than nginx's upstream keepalive_timeout default (60 s) is not needed; see README.
+keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
+# Recycling a worker drops in-memory jobs, so it is off unless jobs live in Redis.
+max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0) if SCALE_OUT else 0
+max_requests_jitter = max_requests // 10
+# Behind a reverse proxy the client address comes from X-Forwarded-For (README: nginx).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# gunicorn 27 opens a control socket under $HOME by default; platforms have no writable home.
+control_socket_disable = True
+
+accesslog = None  # the app writes one JSON line per request itself, with its request id
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "app.logs.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                            "stream": "ext://sys.stderr"}},
+    "root": {"handlers": ["stderr"], "level": loglevel.upper()},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(), "propagate": False},
+        "gunicorn.access": {"handlers": [], "propagate": False},
+    },
+}
+
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="fs-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR
+
+
+def on_starting(server) -> None:
+    """Fresh metric files for this run, and one worker in embedded mode whatever was asked."""
+    shutil.rmtree(_METRICS_DIR, ignore_errors=True)
+    os.makedirs(_METRICS_DIR, exist_ok=True)
+    if not SCALE_OUT and (server.num_workers != 1 or server.cfg.max_requests):
+        server.log.warning(
+            "embedded job store: running 1 worker process (asked for %s) with %s threads and no "
+            "max_requests recycling; set REDIS_URL to run several workers",
+            server.num_workers, server.cfg.threads,
+        )
+        server.num_workers = 1
+        server.cfg.set("workers", 1)
+        server.cfg.set("max_requests", 0)
+
+
+def child_exit(server, worker) -> None:
+    """Let a dead worker's live gauges go while keeping its counters (prometheus_client docs)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_METRICS_DIR, ignore_errors=True)

@@ -1,0 +1,40 @@
+"""Fixtures in the style of Flask's tutorial: `app` and `client` for in-process tests,
+plus `service`, the real gunicorn process the Procfile starts."""
+from __future__ import annotations
+
+import pytest
+
+from app import create_app
+from tests.servers import RedisServer, Service
+from tests.transports import ClientTransport, HttpTransport
+
+
+@pytest.fixture
+def app():
+    return create_app({"log_level": "WARNING"})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def service():
+    """The embedded default, started as the Procfile's `web:` line does."""
+    with Service() as running:
+        yield running
+
+
+@pytest.fixture(params=["test_client", "gunicorn"])
+def http(request):
+    """The same requests, in-process and over HTTP to the real gunicorn service."""
+    if request.param == "test_client":
+        return ClientTransport(request.getfixturevalue("client"))
+    return HttpTransport(request.getfixturevalue("service").base_url)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    with RedisServer() as server:
+        yield server

@@ -1,0 +1,64 @@
+"""/openapi.json, /docs and /redoc: generated from the code's schemas, and offline."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from openapi_spec_validator import validate
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "spec" / "openapi.json"
+SEED_SCHEMAS = ["InvokeRequest", "InvokeResponse", "ErrorResponse", "HealthResponse",
+                "ReadinessResponse"]
+
+
+def seed_document() -> dict:
+    if not SEED.exists():
+        pytest.skip(f"seed document not beside the project ({SEED.name})")
+    return json.loads(SEED.read_text())
+
+
+def test_document_is_openapi_31_with_every_route(http):
+    document = http.get("/openapi.json").json()
+    assert document["openapi"] == "3.1.0"
+    for path in ("/invoke", "/healthz", "/readyz", "/metrics", "/algorithms"):
+        assert path in document["paths"], path
+
+
+@pytest.mark.parametrize("name", SEED_SCHEMAS)
+def test_seed_schema_names_and_required_fields_kept(http, name):
+    seed = seed_document()["components"]["schemas"][name]
+    ours = http.get("/openapi.json").json()["components"]["schemas"][name]
+    assert set(seed.get("required", [])) <= set(ours.get("required", []))
+    assert set(seed["properties"]) <= set(ours["properties"])
+
+
+def test_document_validates_as_openapi_31(http):
+    validate(http.get("/openapi.json").json())
+
+
+def test_invoke_request_schema_is_the_one_validating(http):
+    number = http.get("/openapi.json").json()["components"]["schemas"]["InvokeRequest"]["properties"]["number"]
+    assert number["type"] == "integer"
+    assert number["minimum"] == -(2**63) and number["maximum"] == 2**63 - 1
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_pages_load_their_assets_from_this_server(http, page):
+    reply = http.get(page)
+    assert reply.status == 200
+    assert reply.header("Content-Type").startswith("text/html")
+    sources = re.findall(r'(?:src|href)="([^"]+)"', reply.text)
+    assert sources, "the page must load its script"
+    for source in sources:
+        assert source.startswith("/"), f"{source} would leave the machine"
+        asset = http.get(source)
+        assert asset.status == 200, source
+        assert len(asset.text) > 10_000, source
+
+
+def test_swagger_ui_is_version_5(http):
+    """Swagger UI 4 cannot render OpenAPI 3.1; 5 can."""
+    bundle = http.get("/docs/static/swagger-ui/swagger-ui-bundle.js").text
+    assert re.search(r'PACKAGE_VERSION:"5\.\d+\.\d+"', bundle)

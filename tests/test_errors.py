@@ -1,0 +1,41 @@
+"""Failures inside the app: an algorithm that raises, and a bug the app did not foresee."""
+from __future__ import annotations
+
+from marshmallow import Schema
+
+from app import create_app
+from app.algorithms.base import Algorithm
+from app.algorithms.registry import ALGORITHMS
+
+
+def _boom(params):
+    raise RuntimeError("disk on fire\nsecond line /secret/path")
+
+
+def _app_with(algorithm: Algorithm):
+    return create_app({"log_level": "CRITICAL"}, algorithms={**ALGORITHMS, algorithm.name: algorithm})
+
+
+def test_algorithm_exception_is_algorithm_error_one_line():
+    app = _app_with(Algorithm("Broken", "0.1.0", "always fails", Schema(), _boom, example={}))
+    reply = app.test_client().post("/invoke/Broken", json={})
+    assert reply.status_code == 500
+    body = reply.get_json()
+    assert body["error"] == "ALGORITHM_ERROR"
+    assert body["message"] == "RuntimeError: disk on fire"
+    assert "/secret/path" not in reply.get_data(as_text=True)
+
+
+def test_unexpected_exception_is_internal_error_without_traceback():
+    app = create_app({"log_level": "CRITICAL"})
+
+    @app.get("/explode")
+    def explode():
+        raise KeyError("internal detail")
+
+    reply = app.test_client().get("/explode")
+    assert reply.status_code == 500
+    assert reply.get_json()["error"] == "INTERNAL_ERROR"
+    assert reply.get_json()["message"] == "internal server error"
+    assert "internal detail" not in reply.get_data(as_text=True)
+    assert "Traceback" not in reply.get_data(as_text=True)

@@ -1,0 +1,69 @@
+"""One way to send a request, two transports: Flask's test client and real HTTP.
+
+API tests take the `http` fixture and run twice, in-process and against gunicorn,
+so the contract is checked where users meet it as well as where it is quick to debug.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers.items():
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+class Transport:
+    def request(self, method: str, path: str, body: bytes | None = None,
+                content_type: str | None = None, headers: dict[str, str] | None = None) -> Reply:
+        raise NotImplementedError
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Reply:
+        return self.request("GET", path, headers=headers)
+
+    def post_json(self, path: str, payload: Any, headers: dict[str, str] | None = None) -> Reply:
+        return self.request("POST", path, json.dumps(payload).encode(), "application/json", headers)
+
+
+class ClientTransport(Transport):
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                content_type: str | None = None, headers: dict[str, str] | None = None) -> Reply:
+        headers = dict(headers or {})
+        if content_type:
+            headers["Content-Type"] = content_type
+        response = self.client.open(path, method=method, data=body, headers=headers)
+        return Reply(response.status_code, dict(response.headers), response.get_data(as_text=True))
+
+
+class HttpTransport(Transport):
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                content_type: str | None = None, headers: dict[str, str] | None = None) -> Reply:
+        headers = dict(headers or {})
+        if content_type:
+            headers["Content-Type"] = content_type
+        response = self.session.request(method, self.base_url + path, data=body, headers=headers,
+                                        timeout=30)
+        return Reply(response.status_code, dict(response.headers), response.text)

@@ -1,0 +1,4 @@
+"""The WSGI entry point: `gunicorn wsgi:app -c gunicorn.conf.py` (see Procfile)."""
+from app import create_app
+
+app = create_app()
