@@ -1,0 +1,1 @@
+"""Outbound webhooks: who we may call, how one attempt is made, and the retry schedule."""

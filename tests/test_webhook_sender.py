@@ -1,0 +1,368 @@
+"""The webhook sender against real sockets, all on loopback.
+
+Refusals must happen before any connection: those tests run with `no_connect`, which
+fails the test if a socket connects, so no packet ever heads for 10.x or 169.254.x.
+Host names other than localhost come from `FakeDNS`.
+"""
+from __future__ import annotations
+
+import base64
+import email.utils
+import ipaddress
+import os
+import socket
+import ssl
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+import pytest
+import trustme
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from app.webhooks.address_policy import (
+    AddressPolicy, RefusedAddress, check_url, check_url_syntax, refusal,
+)
+from app.webhooks.sender import USER_AGENT, AttemptResult, WebhookSender
+from tests.receivers import Receiver, Reply
+
+PRIVATE_OK = AddressPolicy(allow_private=True)
+PAYLOAD = {"job_id": "a1b2c3d4e5f6", "status": "completed", "result": {"text": "héllo ✓"}}
+
+
+class FakeDNS:
+    """Scripted answers for chosen names, one answer per lookup (the last one repeats);
+    the real resolver for every other name. An empty answer is "no such name"."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[list[str]]]) -> None:
+        self.answers = answers
+        self.lookups: list[str] = []
+        self._real = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo", self)
+
+    def __call__(self, host, port, *args, **kwargs):
+        if host not in self.answers:
+            return self._real(host, port, *args, **kwargs)
+        self.lookups.append(host)
+        script = self.answers[host]
+        addresses = script.pop(0) if len(script) > 1 else script[0]
+        if not addresses:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [_addrinfo(address, port) for address in addresses]
+
+
+def _addrinfo(address: str, port: int) -> tuple:
+    if ":" in address:
+        return (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))
+    return (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+
+
+@pytest.fixture
+def no_connect(monkeypatch):
+    def connect(*args, **kwargs):
+        raise AssertionError(f"a connection was attempted: {args[1:]}")
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "create_connection", connect)
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- Which addresses are refused -------------------------------------------------
+
+REFUSED = [
+    ("http://127.0.0.1/hook", "webhook host 127.0.0.1 is a loopback address"),
+    ("http://10.0.0.1/hook", "10.0.0.1 is a private address"),
+    ("http://172.16.0.1/hook", "172.16.0.1 is a private address"),
+    ("http://192.168.1.1/hook", "192.168.1.1 is a private address"),
+    ("http://100.64.0.1/hook", "100.64.0.1 is a carrier-grade NAT address"),
+    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254 is a link-local address"),
+    ("http://[::1]/hook", "::1 is a loopback address"),
+    ("http://[::ffff:127.0.0.1]/hook", "embedding 127.0.0.1, a loopback address"),
+    ("http://[2002:a9fe:a9fe::]/hook", "embedding 169.254.169.254, a link-local address"),  # 6to4
+    ("http://[64:ff9b::a00:1]/hook", "embedding 10.0.0.1, a private address"),  # NAT64
+    ("http://[fd00::1]/hook", "fd00::1 is a private address"),
+    ("http://[fe80::1]/hook", "fe80::1 is a link-local address"),
+    ("http://0.0.0.0/hook", "0.0.0.0 is an unspecified address"),
+    ("http://224.0.0.1/hook", "224.0.0.1 is a multicast address"),
+    ("http://255.255.255.255/hook", "255.255.255.255 is a reserved address"),
+    ("http://198.18.0.1/hook", "198.18.0.1 is a special-purpose address"),
+    ("http://2130706433/hook", "'2130706433' resolves to 127.0.0.1, a loopback address"),
+]
+
+
+@pytest.mark.parametrize("url, message", REFUSED)
+def test_job_creation_refuses_non_public_addresses(url, message, no_connect):
+    with pytest.raises(RefusedAddress, match=message):
+        check_url(url, AddressPolicy())
+
+
+@pytest.mark.parametrize("url, message", REFUSED)
+def test_delivery_refuses_non_public_addresses_before_connecting(url, message, no_connect):
+    result = WebhookSender(AddressPolicy()).send(url, PAYLOAD, "msg_1")
+    assert (result.delivered, result.status_code, result.retry) == (False, None, False)
+    assert result.reason.startswith("refused: webhook host ")
+    assert message in result.reason
+
+
+@pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::1111", "::ffff:8.8.8.8"])
+def test_public_addresses_pass(address):
+    assert refusal(ipaddress.ip_address(address)) is None
+
+
+def test_a_name_resolving_to_loopback_is_refused(no_connect):
+    with pytest.raises(RefusedAddress, match=r"'localhost' resolves to (127\.0\.0\.1|::1), a loopback"):
+        check_url("http://localhost:8080/hook", AddressPolicy())
+
+
+def test_one_refused_address_among_public_ones_refuses_the_name(monkeypatch, no_connect):
+    FakeDNS(monkeypatch, {"mixed.test": [["93.184.215.14", "10.0.0.1"]]})
+    with pytest.raises(RefusedAddress, match="'mixed.test' resolves to 10.0.0.1, a private address"):
+        check_url("https://mixed.test/hook", AddressPolicy())
+
+
+def test_job_creation_refuses_a_name_that_does_not_resolve(monkeypatch):
+    FakeDNS(monkeypatch, {"nowhere.test": [[]]})
+    with pytest.raises(ValueError, match="webhook host 'nowhere.test' does not resolve"):
+        check_url("https://nowhere.test/hook", AddressPolicy())
+
+
+def test_a_failed_lookup_at_delivery_is_retried(monkeypatch):
+    FakeDNS(monkeypatch, {"nowhere.test": [[]]})
+    result = WebhookSender(AddressPolicy()).send("https://nowhere.test/hook", PAYLOAD, "msg_1")
+    assert (result.delivered, result.status_code, result.retry) == (False, None, True)
+    assert result.reason.startswith("DNS lookup of 'nowhere.test' failed")
+
+
+# --- What the operator can allow ----------------------------------------------
+
+def test_allow_private_lets_the_loopback_receiver_through(receiver):
+    before = int(time.time())
+    result = WebhookSender(PRIVATE_OK).send(receiver.url, PAYLOAD, "msg_1")
+    assert result.delivered and result.status_code == 200 and not result.retry
+    assert result.reason == "HTTP 200"
+    [request] = receiver.requests
+    assert request.method == "POST" and request.path == "/hook"
+    assert request.json() == PAYLOAD
+    assert "héllo ✓".encode() in request.body  # UTF-8, not \\u escapes
+    assert request.headers["host"] == f"127.0.0.1:{urlsplit(receiver.url).port}"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"] == USER_AGENT
+    assert request.headers["webhook-id"] == "msg_1"
+    assert before <= int(request.headers["webhook-timestamp"]) <= time.time()
+    assert "webhook-signature" not in request.headers
+
+
+def test_an_allowed_host_name_may_resolve_to_loopback_but_the_literal_stays_refused(receiver):
+    policy = AddressPolicy(allowed_hosts=frozenset({"localhost"}))
+    by_name = receiver.url.replace("127.0.0.1", "localhost")
+    check_url(by_name, policy)
+    result = WebhookSender(policy).send(by_name, PAYLOAD, "msg_1")
+    assert result.delivered
+    assert receiver.requests[0].headers["host"].startswith("localhost:")
+
+    with pytest.raises(RefusedAddress, match="loopback"):
+        check_url(receiver.url, policy)
+    refused = WebhookSender(policy).send(receiver.url, PAYLOAD, "msg_2")
+    assert not refused.delivered and "loopback" in refused.reason
+    assert len(receiver.requests) == 1
+
+
+def test_ipv6_receiver_gets_a_bracketed_host_header():
+    with Receiver(host="::1") as receiver:
+        result = WebhookSender(PRIVATE_OK).send(receiver.url, PAYLOAD, "msg_1")
+        assert result.delivered
+        assert receiver.requests[0].headers["host"] == f"[::1]:{urlsplit(receiver.url).port}"
+
+
+def test_a_redirect_is_never_followed():
+    with Receiver() as target, Receiver([Reply(302, {"Location": target.url})]) as first:
+        result = WebhookSender(PRIVATE_OK).send(first.url, PAYLOAD, "msg_1")
+        assert (result.delivered, result.status_code, result.retry) == (False, 302, True)
+        assert "not followed" in result.reason
+        assert len(first.requests) == 1
+        assert target.requests == []
+
+
+# --- DNS rebinding ----------------------------------------------------------------
+
+def test_one_lookup_per_attempt_and_the_connection_goes_to_its_answer(monkeypatch, receiver):
+    dns = FakeDNS(monkeypatch, {"rebind.test": [["127.0.0.1"], ["127.0.0.2"]]})
+    port = urlsplit(receiver.url).port
+    result = WebhookSender(PRIVATE_OK).send(f"http://rebind.test:{port}/hook", PAYLOAD, "msg_1")
+    assert result.delivered, result.reason  # nothing listens on 127.0.0.2
+    assert dns.lookups == ["rebind.test"]
+    assert receiver.requests[0].headers["host"] == f"rebind.test:{port}"
+
+
+def test_a_name_checked_at_creation_is_checked_again_at_delivery(monkeypatch, no_connect):
+    FakeDNS(monkeypatch, {"rebind.test": [["93.184.215.14"], ["169.254.169.254"]]})
+    check_url("http://rebind.test/hook", AddressPolicy())
+    result = WebhookSender(AddressPolicy()).send("http://rebind.test/hook", PAYLOAD, "msg_1")
+    assert not result.delivered and not result.retry
+    assert "resolves to 169.254.169.254, a link-local address" in result.reason
+
+
+# --- TLS: connect to the pinned address, verify the URL's name -------------------
+
+@pytest.mark.parametrize("certified_name, delivered", [("webhook.test", True), ("other.test", False)])
+def test_https_checks_the_certificate_against_the_url_host(certified_name, delivered, monkeypatch, tmp_path):
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(certified_name).configure_cert(server_tls)
+    sni: list[str | None] = []
+    server_tls.sni_callback = lambda tls_socket, name, context: sni.append(name)
+    FakeDNS(monkeypatch, {"webhook.test": [["127.0.0.1"]]})
+    policy = AddressPolicy(allowed_hosts=frozenset({"webhook.test"}))
+
+    with Receiver(tls=server_tls) as receiver:
+        url = receiver.url.replace("127.0.0.1", "webhook.test")
+        result = WebhookSender(policy).send(url, PAYLOAD, "msg_1")
+
+        assert sni == ["webhook.test"]
+        assert result.delivered is delivered
+        if delivered:
+            assert receiver.requests[0].json() == PAYLOAD
+        else:
+            assert (result.status_code, result.retry) == (None, True)
+            assert result.reason.startswith("TLS certificate rejected")
+            assert receiver.requests == []
+
+
+# --- Standard Webhooks signatures ----------------------------------------------
+
+def test_signature_verifies_with_the_standardwebhooks_package(receiver):
+    secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    sender = WebhookSender(PRIVATE_OK, secret=secret)
+    assert sender.send(receiver.url, PAYLOAD, "msg_1").delivered
+    assert sender.send(receiver.url, PAYLOAD, "msg_1").delivered
+    first, second = receiver.requests
+
+    assert Webhook(secret).verify(first.body, first.headers) == PAYLOAD
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] == "msg_1"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(secret).verify(first.body.replace(b"completed", b"failed"), first.headers)
+    other_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other_secret).verify(first.body, first.headers)
+
+
+def test_a_plain_secret_is_used_as_its_utf8_bytes(receiver):
+    assert WebhookSender(PRIVATE_OK, secret="plain secret").send(receiver.url, PAYLOAD, "msg_1").delivered
+    [request] = receiver.requests
+    assert Webhook(b"plain secret").verify(request.body, request.headers) == PAYLOAD
+
+
+@pytest.mark.parametrize("secret", ["whsec_", "whsec_not base64!"])
+def test_a_malformed_whsec_secret_is_refused_at_start(secret):
+    with pytest.raises(ValueError, match="base64"):
+        WebhookSender(AddressPolicy(), secret=secret)
+
+
+# --- What the answer means -----------------------------------------------------
+
+def http_date_in(seconds: int) -> str:
+    return email.utils.format_datetime(datetime.now(timezone.utc) + timedelta(seconds=seconds), usegmt=True)
+
+
+@pytest.mark.parametrize("reply, delivered, retry, retry_after", [
+    (Reply(204, body=b""), True, False, None),
+    (Reply(410), False, False, None),
+    (Reply(500), False, True, None),
+    (Reply(429, {"Retry-After": "7"}), False, True, 7.0),
+    (Reply(503, {"Retry-After": "999999"}), False, True, 3600.0),
+    (Reply(429, {"Retry-After": "soon"}), False, True, None),
+    (Reply(429), False, True, None),
+    (Reply(500, {"Retry-After": "7"}), False, True, None),
+])
+def test_status_codes(reply, delivered, retry, retry_after):
+    with Receiver([reply]) as receiver:
+        result = WebhookSender(PRIVATE_OK).send(receiver.url, PAYLOAD, "msg_1")
+    assert (result.delivered, result.status_code, result.retry) == (delivered, reply.status, retry)
+    assert result.retry_after == retry_after
+    assert result.reason.startswith(f"HTTP {reply.status}")
+
+
+def test_retry_after_as_an_http_date():
+    with Receiver([Reply(503, {"Retry-After": http_date_in(30)})]) as receiver:
+        result = WebhookSender(PRIVATE_OK).send(receiver.url, PAYLOAD, "msg_1")
+    assert 28 <= result.retry_after <= 30
+
+
+def test_a_closed_port_is_a_retryable_failure():
+    result = WebhookSender(PRIVATE_OK).send(f"http://127.0.0.1:{closed_port()}/hook", PAYLOAD, "msg_1")
+    assert result == AttemptResult(False, None, "connection refused", retry=True)
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("behaviour", ["hang", "trickle"])
+def test_a_receiver_that_never_finishes_answering_is_cut_at_the_timeout(behaviour):
+    with Receiver([behaviour]) as receiver:
+        started = time.monotonic()
+        result = WebhookSender(PRIVATE_OK, timeout=1.0).send(receiver.url, PAYLOAD, "msg_1")
+        elapsed = time.monotonic() - started
+    assert (result.delivered, result.status_code, result.retry) == (False, None, True)
+    assert result.reason == "timeout after 1.0 s"
+    assert 0.9 <= elapsed < 3.0
+
+
+@pytest.mark.timeout(10)
+def test_an_endless_response_body_is_not_read_to_the_end():
+    with Receiver(["endless"]) as receiver:
+        result = WebhookSender(PRIVATE_OK, timeout=2.0).send(receiver.url, PAYLOAD, "msg_1")
+    assert result.delivered, result.reason  # reading it all would have hit the timeout
+
+
+def test_concurrent_attempts_each_arrive_once():
+    with Receiver(delay=0.3) as receiver:
+        sender = WebhookSender(PRIVATE_OK)
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda i: sender.send(receiver.url, {"n": i}, f"msg_{i}"), range(8)))
+        assert all(result.delivered for result in results)
+        requests = receiver.wait_for_count(8, timeout=5)
+    assert sorted(r.headers["webhook-id"] for r in requests) == sorted(f"msg_{i}" for i in range(8))
+    assert sorted(r.json()["n"] for r in requests) == list(range(8))
+
+
+# --- URL syntax at job creation ------------------------------------------------
+
+@pytest.mark.parametrize("url, message", [
+    ("ftp://example.com/x", "absolute http or https URL"),
+    ("/relative", "absolute http or https URL"),
+    ("http://", "absolute http or https URL"),
+    ("javascript:alert(1)", "absolute http or https URL"),
+    ("https://example.com/" + "a" * 2030, "longer than 2048"),
+    ("https://user:pw@example.com/x", "user name or password"),
+    ("https://example.com:99999/x", "invalid host or port"),
+    ("https://example.com:0/x", "invalid host or port"),
+    ("https://[::1/x", "invalid host or port"),
+    ("https://exa mple.com/x", "ASCII without spaces"),
+    ("https://example.com/\r\nX-Injected: 1", "ASCII without spaces"),
+    ("https://exämple.com/x", "ASCII without spaces"),
+])
+def test_url_syntax_refusals(url, message):
+    with pytest.raises(ValueError, match=message):
+        check_url_syntax(url)
+
+
+@pytest.mark.parametrize("url", [
+    "https://example.com/callback",
+    "http://127.0.0.1:8080/x",
+    "http://[::1]:8080/x?a=1",
+    "HTTPS://Example.COM",
+    "https://example.com/" + "a" * 2028,
+])
+def test_url_syntax_accepts(url):
+    check_url_syntax(url)
