@@ -10,9 +10,19 @@ Metrics from several workers are summed through prometheus_client's multiprocess
 whose directory must be in the environment before any worker imports prometheus_client:
 this file runs in the master first, so it is set here.
 """
+import logging
 import os
 import shutil
 import tempfile
+
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="fs-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR
+
+# Only now, with the metrics directory in the environment, may app code be imported.
+from app import server_errors  # noqa: E402
+
+server_errors.install()  # gunicorn's own parse errors answer JSON, not HTML
 
 
 def _env_int(name: str, default: int) -> int:
@@ -55,24 +65,36 @@ logconfig_dict = {
     },
 }
 
-_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-_METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="fs-metrics-")
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR
 
 
 def on_starting(server) -> None:
     """Fresh metric files for this run, and one worker in embedded mode whatever was asked."""
     shutil.rmtree(_METRICS_DIR, ignore_errors=True)
     os.makedirs(_METRICS_DIR, exist_ok=True)
-    if not SCALE_OUT and (server.num_workers != 1 or server.cfg.max_requests):
+    asked = max(server.num_workers, _env_int("WEB_CONCURRENCY", 1))
+    if not SCALE_OUT and (asked != 1 or server.cfg.max_requests):
         server.log.warning(
             "embedded job store: running 1 worker process (asked for %s) with %s threads and no "
             "max_requests recycling; set REDIS_URL to run several workers",
-            server.num_workers, server.cfg.threads,
+            asked, server.cfg.threads,
         )
         server.num_workers = 1
         server.cfg.set("workers", 1)
         server.cfg.set("max_requests", 0)
+
+
+def worker_exit(server, worker) -> None:
+    """SIGTERM or restart: give this worker's jobs their grace period (see app.shutdown).
+
+    Jobs still running after it were marked failed; exiting now, rather than when the
+    interpreter has joined their threads, keeps the stop within the graceful timeout.
+    """
+    from app import shutdown
+
+    if not shutdown(worker.wsgi):
+        server.log.warning("exiting with job threads still running (marked failed)")
+        logging.shutdown()
+        os._exit(0)
 
 
 def child_exit(server, worker) -> None:

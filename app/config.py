@@ -20,9 +20,17 @@ def _float(environ: Mapping[str, str], name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+def _list(environ: Mapping[str, str], name: str, lower: bool = False) -> list[str]:
+    items = [item.strip() for item in environ.get(name, "").split(",") if item.strip()]
+    return [item.lower() for item in items] if lower else items
+
+
 def _str(environ: Mapping[str, str], name: str, default: str | None) -> str | None:
     raw = environ.get(name, "").strip()
     return raw or default
+
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
@@ -41,10 +49,15 @@ class Settings:
     webhook_timeout_seconds: float = 10.0
     webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 15.0)
     sweep_interval_seconds: float = 5.0
+    shutdown_grace_seconds: float = 20.0
+    webhook_allow_private: bool = False
+    webhook_allowed_hosts: frozenset[str] = frozenset()
+    webhook_secret: str | None = None
+    extra_algorithms: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
-        delays = _str(environ, "WEBHOOK_RETRY_DELAYS", None)
+        delays = _list(environ, "WEBHOOK_RETRY_DELAYS")
         return cls(
             log_level=_str(environ, "LOG_LEVEL", cls.log_level).upper(),
             max_content_length=_int(environ, "MAX_CONTENT_LENGTH", cls.max_content_length),
@@ -59,11 +72,18 @@ class Settings:
                 environ, "WEBHOOK_TIMEOUT_SECONDS", cls.webhook_timeout_seconds
             ),
             webhook_retry_delays=(
-                tuple(float(d) for d in delays.split(",")) if delays else cls.webhook_retry_delays
+                tuple(float(d) for d in delays) if delays else cls.webhook_retry_delays
             ),
             sweep_interval_seconds=_float(
                 environ, "SWEEP_INTERVAL_SECONDS", cls.sweep_interval_seconds
             ),
+            shutdown_grace_seconds=_float(
+                environ, "SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
+            ),
+            webhook_allow_private=_str(environ, "WEBHOOK_ALLOW_PRIVATE", "0").lower() in TRUE_WORDS,
+            webhook_allowed_hosts=frozenset(_list(environ, "WEBHOOK_ALLOWED_HOSTS", lower=True)),
+            webhook_secret=_str(environ, "WEBHOOK_SECRET", None),
+            extra_algorithms=tuple(_list(environ, "EXTRA_ALGORITHMS")),
         )
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Settings":

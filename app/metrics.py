@@ -19,6 +19,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client import values
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -36,6 +37,11 @@ class Metrics:
     """One set of metric objects, registered in their own registry (one per app or worker)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        if multiprocess_enabled() and values.ValueClass is values.MutexValue:
+            raise RuntimeError(
+                "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported, so "
+                "worker metrics would not be shared; set it before importing the app"
+            )
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.http_requests = Counter(
@@ -61,6 +67,11 @@ class Metrics:
         )
         self.job_duration = Histogram(
             "job_execution_duration_seconds", "异步任务执行时间", ["algorithm"], registry=r
+        )
+        # Beyond the documented nine: how much work waits and runs right now.
+        self.jobs_active = Gauge(
+            "jobs_active", "排队中与执行中的异步任务数", ["state"], registry=r,
+            multiprocess_mode="livesum",
         )
         self.webhook_deliveries = Counter(
             "webhook_deliveries_total", "Webhook 回调发送总数", ["status"], registry=r

@@ -13,6 +13,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from app.algorithms.base import Algorithm
 from app.health.schemas import HealthResponse, ReadinessResponse
 from app.invoke.schemas import AlgorithmList, InvokeResponse
+from app.jobs.schemas import JOB_STATUS_SCHEMA, JobCreateResponse, JobRequest, JobStatusResponse
 from app.schemas import ErrorResponse, JobErrorResponse
 
 from app.schemas import OPENAPI_VERSION
@@ -66,10 +67,14 @@ def _invoke_operation(algorithm: Algorithm, request_schema: str, operation_id: s
 def _algorithm_paths(spec: APISpec, algorithms: Mapping[str, Algorithm], default: str) -> None:
     spec.components.schema("InvokeRequest", schema=algorithms[default].params_schema)
     spec.path("/invoke", operations=_invoke_operation(algorithms[default], "InvokeRequest", "invoke_algorithm"))
+    # Algorithms may share a params schema class; each class is one component.
+    component_of = {type(algorithms[default].params_schema): "InvokeRequest"}
     for name, algorithm in algorithms.items():
-        request_name = "InvokeRequest" if name == default else f"{name}Params"
-        if name != default:
-            spec.components.schema(request_name, schema=algorithm.params_schema)
+        params_class = type(algorithm.params_schema)
+        if params_class not in component_of:
+            component_of[params_class] = f"{name}Params"
+            spec.components.schema(component_of[params_class], schema=algorithm.params_schema)
+        request_name = component_of[params_class]
         if algorithm.result_schema is not None:
             spec.components.schema(f"{name}Result", schema=algorithm.result_schema)
         spec.path(f"/invoke/{name}", operations=_invoke_operation(algorithm, request_name, f"invoke_{name}"))
@@ -129,8 +134,60 @@ def _health_paths(spec: APISpec) -> None:
     )
 
 
-def build_spec(algorithms: Mapping[str, Algorithm], default_algorithm: str, extra: list[Any] = ()) -> dict[str, Any]:
-    """The whole document. `extra` holds callables `f(spec)` that add further areas (jobs)."""
+def _jobs_paths(spec: APISpec) -> None:
+    spec.components.schema("JobStatus", JOB_STATUS_SCHEMA)
+    for name, schema in (("JobRequest", JobRequest), ("JobCreateResponse", JobCreateResponse),
+                         ("JobStatusResponse", JobStatusResponse)):
+        spec.components.schema(name, schema=schema)
+    unavailable = ("JobErrorResponse", "任务服务暂不可用 (Retry-After header)")
+    spec.path(
+        "/jobs",
+        operations={
+            "post": {
+                "tags": ["Jobs"],
+                "summary": "创建异步任务",
+                "description": "创建异步任务,立即返回任务 ID,任务在后台执行",
+                "operationId": "create_job",
+                "parameters": [REQUEST_ID_PARAMETER],
+                "requestBody": {"required": True, "content": _content("JobRequest")},
+                "responses": _responses(
+                    {
+                        202: ("JobCreateResponse", "任务已创建 (Location: /jobs/{job_id})"),
+                        400: ("JobErrorResponse", "请求参数错误"),
+                        404: ("JobErrorResponse", "算法不存在"),
+                        413: ("JobErrorResponse", "请求体过大"),
+                        415: ("JobErrorResponse", "请求体不是 JSON"),
+                        503: unavailable,
+                    }
+                ),
+            }
+        },
+    )
+    spec.path(
+        "/jobs/{job_id}",
+        operations={
+            "get": {
+                "tags": ["Jobs"],
+                "summary": "查询任务状态",
+                "operationId": "get_job_status",
+                "parameters": [
+                    {"name": "job_id", "in": "path", "required": True,
+                     "schema": {"type": "string"}, "description": "任务唯一标识(12位十六进制)"}
+                ],
+                "responses": _responses(
+                    {
+                        200: ("JobStatusResponse", "成功"),
+                        404: ("JobErrorResponse", "任务不存在或已过期"),
+                        503: unavailable,
+                    }
+                ),
+            }
+        },
+    )
+
+
+def build_spec(algorithms: Mapping[str, Algorithm], default_algorithm: str) -> dict[str, Any]:
+    """The whole document, one area after another."""
     spec = APISpec(
         title="FunctionalScaffold",
         version="1.0.0",
@@ -148,7 +205,6 @@ def build_spec(algorithms: Mapping[str, Algorithm], default_algorithm: str, extr
     ):
         spec.components.schema(name, schema=schema)
     _algorithm_paths(spec, algorithms, default_algorithm)
+    _jobs_paths(spec)
     _health_paths(spec)
-    for add_paths in extra:
-        add_paths(spec)
     return spec.to_dict()

@@ -38,3 +38,28 @@ def http(request):
 def redis_server():
     with RedisServer() as server:
         yield server
+
+
+TEST_ALGORITHMS = "tests.example_algorithm:SLEEP,tests.example_algorithm:POSITIVE_ONLY"
+# The test receivers listen on loopback, which webhooks refuse unless told otherwise.
+JOBS_ENV = {"EXTRA_ALGORITHMS": TEST_ALGORITHMS, "WEBHOOK_ALLOW_PRIVATE": "1"}
+
+
+@pytest.fixture
+def jobs_app():
+    return create_app({"log_level": "WARNING", "webhook_allow_private": True,
+                       "extra_algorithms": tuple(TEST_ALGORITHMS.split(","))})
+
+
+@pytest.fixture(scope="session")
+def jobs_service():
+    """The embedded default under gunicorn, with the test algorithms and loopback webhooks."""
+    with Service(JOBS_ENV) as running:
+        yield running
+
+
+@pytest.fixture(params=["test_client", "gunicorn"])
+def jobs_http(request):
+    if request.param == "test_client":
+        return ClientTransport(request.getfixturevalue("jobs_app").test_client())
+    return HttpTransport(request.getfixturevalue("jobs_service").base_url)

@@ -18,6 +18,7 @@ def test_readyz_reports_checks(http):
     body = reply.json()
     assert body["status"] == "ready"
     assert body["checks"]["algorithm"] is True
+    assert body["checks"]["jobs"] is True
     assert abs(body["timestamp"] - time.time()) < 60
 
 
@@ -28,7 +29,7 @@ def test_readyz_is_503_with_same_shape_when_a_check_fails(app, client):
     assert reply.status_code == 503
     body = reply.get_json()
     assert body["status"] == "not_ready"
-    assert body["checks"] == {"algorithm": True, "broken": False}
+    assert body["checks"] == {"algorithm": True, "jobs": True, "broken": False}
 
 
 def test_readyz_treats_a_raising_check_as_failed(app, client):

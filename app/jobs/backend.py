@@ -1,0 +1,31 @@
+"""What a job backend does for the web process, in both modes.
+
+The embedded backend runs jobs in this process; the Redis backend hands them to RQ
+workers. The routes and JobService see only this interface.
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+from app.jobs.model import JobRecord
+from app.jobs.store import JobStore
+
+
+class QueueFull(Exception):
+    """MAX_QUEUE jobs are waiting already: the client should retry later (503)."""
+
+
+class JobBackend(Protocol):
+    store: JobStore
+
+    def submit(self, record: JobRecord) -> bool:
+        """Store a new pending job and queue it; False if its id is taken.
+
+        Raises QueueFull, StoreFull or StoreUnavailable, having kept nothing.
+        """
+
+    def healthy(self) -> bool:
+        """True when jobs can be taken and will run (for /readyz)."""
+
+    def shutdown(self, grace_seconds: float) -> None:
+        """Stop taking jobs; within the grace period finish or fail what was taken."""

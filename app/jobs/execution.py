@@ -1,0 +1,69 @@
+"""Running one job: the same function for the embedded thread pool and the RQ workers.
+
+It imports nothing from Flask, so an RQ worker can call it without building the app.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Mapping
+
+from app.algorithms.base import Algorithm, execute, one_line_error
+from app.jobs.model import COMPLETED, FAILED, PENDING, RUNNING, JobRecord
+from app.jobs.store import JobStore
+from app.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+def run_job(
+    job_id: str,
+    store: JobStore,
+    algorithms: Mapping[str, Algorithm],
+    metrics: Metrics,
+    on_finished: Callable[[JobRecord], None],
+) -> JobRecord | None:
+    """Move the job to running, run it, record the outcome; None if it was not pending."""
+    started = time.time()
+    record = store.transition(job_id, {PENDING}, status=RUNNING, started_at=started)
+    if record is None:
+        log.info("job not pending any more; not run", extra={"job_id": job_id})
+        return None
+    context = {"job_id": job_id, "request_id": record.request_id, "algorithm": record.algorithm}
+    log.info("job started", extra=context)
+    clock = time.perf_counter()
+    try:
+        algorithm = algorithms[record.algorithm]
+        execution = execute(algorithm, algorithm.params_schema.load(record.params), metrics)
+    except Exception as exc:
+        log.warning("job failed", extra=context, exc_info=True)
+        changes = {"status": FAILED, "error": one_line_error(exc)}
+    else:
+        changes = {"status": COMPLETED, "result": execution.result, "metadata": execution.metadata}
+    finished = store.transition(
+        job_id, {RUNNING}, completed_at=max(time.time(), started), **changes
+    )
+    metrics.job_duration.labels(record.algorithm).observe(time.perf_counter() - clock)
+    if finished is None:  # cancelled or expired meanwhile: the outcome has nowhere to go
+        return None
+    metrics.jobs_completed.labels(record.algorithm, finished.status).inc()
+    log.info("job finished", extra={**context, "status": finished.status})
+    on_finished(finished)
+    return finished
+
+
+def fail_job(job_id: str, store: JobStore, metrics: Metrics, error: str,
+             expected=frozenset({PENDING, RUNNING})) -> JobRecord | None:
+    """Mark a job that will not finish (shutdown, lost worker) as failed, with a clear error."""
+    now = time.time()
+    current = store.get(job_id)
+    if current is None:
+        return None
+    finished = store.transition(
+        job_id, expected, status=FAILED, error=error, result=None, metadata=None,
+        started_at=current.started_at or now, completed_at=now,
+    )
+    if finished is not None:
+        metrics.jobs_completed.labels(finished.algorithm, FAILED).inc()
+        log.warning("job failed", extra={"job_id": job_id, "error": error})
+    return finished

@@ -1,0 +1,94 @@
+"""The embedded default's store: a dict behind one lock, with expiry.
+
+Finished jobs expire JOB_TTL_SECONDS after they finish. `get` never returns an
+expired record, whatever the sweeper's timing; the sweeper only frees the memory.
+Expiry deadlines are kept in finishing order, so a sweep looks only at the expired.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import replace
+from typing import Any, Callable, Iterable
+
+from app.jobs.model import FINISHED, JobRecord
+from app.jobs.store import StoreFull
+
+
+class MemoryJobStore:
+    def __init__(self, ttl_seconds: float, max_jobs: int,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_seconds = ttl_seconds
+        self.max_jobs = max_jobs
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._jobs: dict[str, JobRecord] = {}
+        self._expires_at: dict[str, float] = {}
+        self._expiry_order: deque[tuple[float, str]] = deque()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._jobs)
+
+    def create(self, record: JobRecord) -> bool:
+        with self._lock:
+            self._sweep_locked()
+            if record.job_id in self._jobs:
+                return False
+            if len(self._jobs) >= self.max_jobs:
+                raise StoreFull(f"{self.max_jobs} live jobs")
+            self._jobs[record.job_id] = record
+            return True
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            return self._live(job_id)
+
+    def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> JobRecord | None:
+        with self._lock:
+            record = self._live(job_id)
+            if record is None or record.status not in expected:
+                return None
+            record = self._jobs[job_id] = replace(record, **changes)
+            if record.status in FINISHED:
+                deadline = self._clock() + self.ttl_seconds
+                self._expires_at[job_id] = deadline
+                self._expiry_order.append((deadline, job_id))
+            return record
+
+    def update(self, job_id: str, **changes: Any) -> JobRecord | None:
+        with self._lock:
+            record = self._live(job_id)
+            if record is not None:
+                record = self._jobs[job_id] = replace(record, **changes)
+            return record
+
+    def ping(self) -> bool:
+        return True
+
+    def sweep(self) -> int:
+        """Drop every expired record; the number dropped."""
+        with self._lock:
+            return self._sweep_locked()
+
+    def _live(self, job_id: str) -> JobRecord | None:
+        expires_at = self._expires_at.get(job_id)
+        if expires_at is not None and expires_at <= self._clock():
+            self._drop(job_id)
+            return None
+        return self._jobs.get(job_id)
+
+    def _sweep_locked(self) -> int:
+        now = self._clock()
+        dropped = 0
+        while self._expiry_order and self._expiry_order[0][0] <= now:
+            deadline, job_id = self._expiry_order.popleft()
+            if self._expires_at.get(job_id) == deadline:  # not already dropped by `_live`
+                self._drop(job_id)
+                dropped += 1
+        return dropped
+
+    def _drop(self, job_id: str) -> None:
+        self._jobs.pop(job_id, None)
+        self._expires_at.pop(job_id, None)

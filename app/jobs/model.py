@@ -1,0 +1,91 @@
+"""A job record: what GET /jobs/{job_id} shows, and what every store keeps.
+
+Timestamps are kept as Unix seconds and shown as ISO 8601 UTC with a `+00:00`
+offset at whole-second resolution, exactly as API.md shows them.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+PENDING = "pending"
+RUNNING = "running"
+COMPLETED = "completed"
+FAILED = "failed"
+FINISHED = frozenset({COMPLETED, FAILED})
+
+JOB_ID_PATTERN = re.compile(r"[0-9a-f]{12}")
+
+
+def new_job_id() -> str:
+    """12 lowercase hex digits from the OS's CSPRNG: unguessable, so ids are not enumerable."""
+    return secrets.token_hex(6)
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    moment = datetime.fromtimestamp(int(timestamp), timezone.utc)
+    return moment.isoformat()
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    job_id: str
+    algorithm: str
+    params: dict[str, Any]
+    webhook: str | None = None
+    request_id: str | None = None
+    status: str = PENDING
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    completed_at: float | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    metadata: dict[str, Any] | None = None
+    # Additions to the documented record: where the webhook delivery stands.
+    webhook_status: str | None = None
+    webhook_attempts: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "JobRecord":
+        return cls(**data)
+
+    def public_view(self) -> dict[str, Any]:
+        """The fields GET /jobs/{job_id} documents, timestamps in ISO 8601."""
+        return {
+            "job_id": self.job_id,
+            "status": self.status,
+            "algorithm": self.algorithm,
+            "created_at": iso(self.created_at),
+            "started_at": iso(self.started_at),
+            "completed_at": iso(self.completed_at),
+            "result": self.result,
+            "error": self.error,
+            "metadata": self.metadata,
+            "webhook_status": self.webhook_status,
+            "webhook_attempts": self.webhook_attempts,
+        }
+
+    def webhook_payload(self) -> dict[str, Any]:
+        """The body POSTed to the job's webhook when it finishes."""
+        return {
+            "job_id": self.job_id,
+            "status": self.status,
+            "algorithm": self.algorithm,
+            "result": self.result,
+            "error": self.error,
+            "metadata": self.metadata,
+            "completed_at": iso(self.completed_at),
+        }

@@ -1,0 +1,34 @@
+"""POST /jobs and GET /jobs/{job_id}. Errors here are wrapped as {"detail": {...}}."""
+from __future__ import annotations
+
+from flask import Response, g, jsonify, url_for
+
+from app.extensions import scaffold
+from app.jobs import bp
+from app.jobs.model import iso
+from app.jobs.schemas import JobCreateResponse, JobStatusResponse
+from app.json_body import json_object_body
+
+job_created = JobCreateResponse()
+job_status = JobStatusResponse()
+
+
+@bp.post("/jobs")
+def create_job() -> Response:
+    """创建异步任务: 202 with the job id and a Location to poll."""
+    record = scaffold().jobs.create(json_object_body(), g.request_id)
+    response = jsonify(
+        job_created.dump(
+            {"job_id": record.job_id, "status": record.status, "message": "任务已创建",
+             "created_at": iso(record.created_at)}
+        )
+    )
+    response.status_code = 202
+    response.headers["Location"] = url_for("jobs.get_job", job_id=record.job_id)
+    return response
+
+
+@bp.get("/jobs/<job_id>")
+def get_job(job_id: str) -> Response:
+    """查询任务状态: every documented field, null where it does not apply yet."""
+    return jsonify(job_status.dump(scaffold().jobs.get(job_id).public_view()))

@@ -1,0 +1,52 @@
+"""Schemas of the jobs area, named as in the seed OpenAPI document."""
+from marshmallow import Schema, fields, validate
+
+from app.jobs.model import COMPLETED, FAILED, PENDING, RUNNING
+
+JOB_STATUSES = [PENDING, RUNNING, COMPLETED, FAILED]
+JOB_STATUS_SCHEMA = {"type": "string", "enum": JOB_STATUSES, "description": "任务状态枚举"}
+
+
+class JobRequest(Schema):
+    """异步任务请求"""
+
+    algorithm = fields.String(required=True, metadata={"description": "算法名称", "example": "PrimeChecker"})
+    params = fields.Dict(required=True, metadata={"description": "算法参数", "example": {"number": 17}})
+    webhook = fields.String(
+        allow_none=True, load_default=None,
+        metadata={"description": "回调 URL (http/https)", "format": "uri",
+                  "example": "https://example.com/callback"},
+    )
+
+
+class JobCreateResponse(Schema):
+    """任务创建响应"""
+
+    job_id = fields.String(required=True, metadata={"description": "任务唯一标识", "example": "a1b2c3d4e5f6"})
+    status = fields.String(required=True, validate=validate.OneOf(JOB_STATUSES),
+                           metadata={"description": "任务状态"})
+    message = fields.String(required=True, metadata={"description": "状态消息", "example": "任务已创建"})
+    created_at = fields.String(required=True, metadata={"description": "创建时间(ISO 8601)"})
+
+
+class JobStatusResponse(Schema):
+    """任务状态查询响应"""
+
+    job_id = fields.String(required=True, metadata={"description": "任务唯一标识"})
+    status = fields.String(required=True, validate=validate.OneOf(JOB_STATUSES),
+                           metadata={"description": "任务状态"})
+    algorithm = fields.String(required=True, metadata={"description": "算法名称"})
+    created_at = fields.String(required=True, metadata={"description": "创建时间(ISO 8601)"})
+    started_at = fields.String(required=True, allow_none=True, metadata={"description": "开始执行时间(ISO 8601)"})
+    completed_at = fields.String(required=True, allow_none=True, metadata={"description": "完成时间(ISO 8601)"})
+    result = fields.Dict(required=True, allow_none=True, metadata={"description": "执行结果(仅完成时返回)"})
+    error = fields.String(required=True, allow_none=True, metadata={"description": "错误信息(仅失败时返回)"})
+    metadata = fields.Dict(required=True, allow_none=True, metadata={"description": "元数据信息"})
+    webhook_status = fields.String(
+        required=True, allow_none=True,
+        validate=validate.OneOf(["pending", "retrying", "delivered", "failed"]),
+        metadata={"description": "Extension: webhook delivery state; null when no webhook"},
+    )
+    webhook_attempts = fields.Integer(
+        required=True, metadata={"description": "Extension: webhook attempts made so far"}
+    )

@@ -1,0 +1,36 @@
+"""JSON instead of gunicorn's own HTML error pages.
+
+gunicorn answers a request it cannot parse (request line or header too large,
+malformed HTTP) itself, before Flask sees it, with a small HTML page. Replacing its
+`util.write_error` keeps the promise that every error is the JSON envelope. This
+module imports nothing from Flask or the app: gunicorn.conf.py loads it in the master.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+
+from gunicorn import util
+
+CODES = {400: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE", 414: "URI_TOO_LONG",
+         431: "REQUEST_HEADER_FIELDS_TOO_LARGE", 500: "INTERNAL_ERROR"}
+
+
+def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
+    request_id = str(uuid.uuid4())
+    body = json.dumps({
+        "error": CODES.get(status_int, f"HTTP_{status_int}"),
+        "message": f"{reason}: {mesg}"[:300],
+        "details": None,
+        "request_id": request_id,
+    }).encode()
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"X-Request-Id: {request_id}\r\nX-Content-Type-Options: nosniff\r\n\r\n"
+    ).encode("latin-1")
+    util.write_nonblock(sock, head + body)
+
+
+def install() -> None:
+    util.write_error = write_json_error
