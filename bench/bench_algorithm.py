@@ -1,0 +1,244 @@
+"""Benchmark app.algorithms.number_theory against sympy on the same int64 inputs.
+
+Both sides answer the same question -- "is n prime, and what is its prime
+factorisation?" -- ours with ``is_prime`` + ``factorize``, sympy with
+``isprime`` + ``factorint``, each calling the factoriser only for composites.
+Every answer is compared, so a fast wrong answer cannot pass.
+
+Input classes (each drawn from its own generator seeded from ``--seed``, so
+runs are repeatable):
+
+* random_int64     -- uniform over [-2**63, 2**63 - 1]
+* semiprime_63bit  -- p*q in [2**62, 2**63) with p, q ~31-32-bit primes: the
+                      worst case for Pollard rho, which needs ~sqrt(p) steps
+* prime_square     -- p*p with p > 2**31 (rho's worst case if not special-cased)
+* prime_near_2^63  -- the largest primes: the most expensive primality tests
+
+For each class it prints p50, p99 and worst-case time per implementation
+(each input timed ``--repeat`` times, fastest kept) and the ratio sympy/ours,
+and writes the same numbers, with the machine's facts, as JSON.
+
+    python bench/bench_algorithm.py                  # full run (a few minutes)
+    python bench/bench_algorithm.py --quick          # ~1 s smoke run
+    python bench/bench_algorithm.py --count 20 --repeat 1 --json /tmp/out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import sympy
+
+ROOT = Path(__file__).resolve().parents[1]
+# Lets the script run from a checkout without installing the package; an
+# installed copy or an explicit PYTHONPATH still comes first.
+sys.path.append(str(ROOT))
+
+from app.algorithms.number_theory import INT64_MAX, INT64_MIN, factorize, is_prime  # noqa: E402
+
+DEFAULT_JSON = ROOT / "bench" / "results" / "algorithm.json"
+
+Answer = tuple[bool, list[int]]
+
+
+def _prime_in(rng: random.Random, lo: int, hi: int) -> int:
+    """A prime in [lo, hi), chosen through our own seeded generator (not sympy's RNG)."""
+    while True:
+        p = sympy.nextprime(rng.randrange(lo - 1, hi))
+        if p < hi:
+            return p
+
+
+def random_int64(rng: random.Random) -> Iterator[int]:
+    while True:
+        yield rng.randint(INT64_MIN, INT64_MAX)
+
+
+def semiprime_63bit(rng: random.Random) -> Iterator[int]:
+    lo, hi = math.isqrt(2**61), math.isqrt(2**63)  # the smaller factor: ~2**30.5 .. 2**31.5
+    while True:
+        p = _prime_in(rng, lo, hi)
+        q = _prime_in(rng, -(-(2**62) // p), INT64_MAX // p + 1)
+        if 2**62 <= p * q <= INT64_MAX:
+            yield p * q
+
+
+def prime_square(rng: random.Random) -> Iterator[int]:
+    while True:
+        yield _prime_in(rng, 2**31, math.isqrt(INT64_MAX) + 1) ** 2
+
+
+def prime_near_2_63(rng: random.Random) -> Iterator[int]:
+    while True:
+        yield sympy.prevprime(rng.randint(INT64_MAX - 2**40, INT64_MAX))
+
+
+INPUT_CLASSES: dict[str, Callable[[random.Random], Iterator[int]]] = {
+    "random_int64": random_int64,
+    "semiprime_63bit": semiprime_63bit,
+    "prime_square": prime_square,
+    "prime_near_2^63": prime_near_2_63,
+}
+
+
+# Both sides make the same calls: a primality test, then a factorisation only
+# for composites (a prime's factor list is empty by our contract anyway).
+def ours(n: int) -> Answer:
+    prime = is_prime(n)
+    if n < 2 or prime:
+        return prime, []
+    factors, _method = factorize(n)
+    return False, factors
+
+
+def reference(n: int) -> Answer:
+    prime = sympy.isprime(n)
+    if n < 2 or prime:
+        return prime, []
+    factors = sorted(p for p, e in sympy.factorint(n).items() for _ in range(e))
+    return False, factors
+
+
+def _timed(fn: Callable[[int], Answer], n: int) -> tuple[float, Answer]:
+    start = time.perf_counter()
+    answer = fn(n)
+    return time.perf_counter() - start, answer
+
+
+def _clear_sympy_cache() -> None:
+    """sympy >= 1.14 remembers factors it found; without this a repeated n would be free."""
+    cache = getattr(sympy, "factor_cache", None)
+    if cache is not None:
+        cache.cache_clear()
+
+
+def measure_class(inputs: Iterator[int], count: int, repeat: int, budget_s: float) -> dict[str, list[float]]:
+    """Time both implementations on up to ``count`` inputs, stopping once ``budget_s`` is spent.
+
+    Each input is timed ``repeat`` times per implementation and the fastest
+    run kept: both are deterministic, so the runs do identical work and the
+    slower ones only measure other processes on the machine, which would
+    otherwise show up as tail latency.  The two implementations alternate on
+    every run, so drift in machine speed hits both alike.
+    """
+    times: dict[str, list[float]] = {"ours": [], "sympy": []}
+    started = time.perf_counter()
+    for n in itertools.islice(inputs, count):
+        best = {"ours": math.inf, "sympy": math.inf}
+        answers = {}
+        for run in range(repeat):
+            order = [("ours", ours), ("sympy", reference)]
+            if run % 2:
+                order.reverse()
+            for name, fn in order:
+                if name == "sympy":
+                    _clear_sympy_cache()
+                seconds, answers[name] = _timed(fn, n)
+                best[name] = min(best[name], seconds)
+        if answers["ours"] != answers["sympy"]:
+            raise SystemExit(f"answers differ for {n}: ours {answers['ours']}, sympy {answers['sympy']}")
+        for name, seconds in best.items():
+            times[name].append(seconds)
+        if time.perf_counter() - started > budget_s:
+            break
+    return times
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank quantile: the smallest value with at least q of the sample at or below it."""
+    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
+
+
+def summarise(seconds: list[float]) -> dict[str, float]:
+    values = sorted(seconds)
+    return {
+        "p50_ms": _quantile(values, 0.50) * 1e3,
+        "p99_ms": _quantile(values, 0.99) * 1e3,
+        "worst_ms": values[-1] * 1e3,
+    }
+
+
+def run(count: int, repeat: int, budget_s: float, seed: int) -> dict[str, dict]:
+    ours(97), reference(97)  # warm-up: first calls pay for imports and tables
+    results = {}
+    for name, make_inputs in INPUT_CLASSES.items():
+        times = measure_class(make_inputs(random.Random(f"{seed}:{name}")), count, repeat, budget_s)
+        stats = {impl: summarise(values) for impl, values in times.items()}
+        ratio = {key.removesuffix("_ms"): stats["sympy"][key] / stats["ours"][key] for key in stats["ours"]}
+        results[name] = {"count": len(times["ours"]), **stats, "ratio_sympy_over_ours": ratio}
+    return results
+
+
+def machine_facts() -> dict[str, object]:
+    return {
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "sympy": sympy.__version__,
+    }
+
+
+def format_table(results: dict[str, dict]) -> str:
+    header = f"{'class':<17} {'impl':<6} {'n':>5} {'p50 ms':>9} {'p99 ms':>9} {'worst ms':>9}"
+    lines = [header, "-" * len(header)]
+    for name, row in results.items():
+        for impl in ("ours", "sympy"):
+            s = row[impl]
+            label = name if impl == "ours" else ""
+            lines.append(
+                f"{label:<17} {impl:<6} {row['count']:>5} "
+                f"{s['p50_ms']:>9.3f} {s['p99_ms']:>9.3f} {s['worst_ms']:>9.3f}"
+            )
+        r = row["ratio_sympy_over_ours"]
+        lines.append(
+            f"{'':<17} {'ratio':<6} {'':>5} "
+            f"{r['p50']:>8.1f}x {r['p99']:>8.1f}x {r['worst']:>8.1f}x"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=300, help="inputs per class (default 300)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="timings per input and implementation, fastest kept (default 3)")
+    parser.add_argument("--seconds", type=float, default=300.0,
+                        help="stop a class after this many seconds (default 300)")
+    parser.add_argument("--seed", type=int, default=20240601, help="seed of the input generator")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"output file (default {DEFAULT_JSON})")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 5 inputs, 1 timing, 0.2 s per class")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.count, args.repeat, args.seconds = 5, 1, 0.2
+    if args.count < 1 or args.repeat < 1:
+        parser.error("--count and --repeat must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    results = run(args.count, args.repeat, args.seconds, args.seed)
+    print(format_table(results))
+    report = {
+        "machine": machine_facts(),
+        "settings": {"count": args.count, "repeat": args.repeat, "seconds": args.seconds, "seed": args.seed},
+        "classes": results,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
