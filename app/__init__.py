@@ -6,27 +6,29 @@ blueprint per area. Tests pass `config=` overrides and extra `algorithms=`.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any, Mapping
 
 from flask import Flask
 
 from app.algorithms.base import Algorithm
-from app.algorithms.registry import ALGORITHMS
+from app.algorithms.registry import ALGORITHMS, with_extras
+from app.auth import public_paths, register_auth
 from app.config import Settings
 from app.errors import register_error_handlers
 from app.extensions import EXTENSION_KEY, Scaffold
 from app.instrumentation import register_instrumentation
+from app.limits import register_limits
 from app.jobs.embedded import EmbeddedBackend
+from app.jobs.rq_backend import RQBackend
 from app.jobs.service import JobService
 from app.logs import configure_logging
 from app.metrics import Metrics
 from app.docs.routes import OPENAPI_KEY
 from app.openapi import build_spec
 from app.request_id import register_request_id
-from app.webhooks.address_policy import AddressPolicy
-from app.webhooks.sender import WebhookSender
+from app.security_headers import register_security_headers
+from app.webhooks import delivery
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,8 @@ def create_app(
     app.json.sort_keys = False
     app.json.ensure_ascii = False
 
-    registry = dict(algorithms if algorithms is not None else ALGORITHMS)
-    registry.update(load_extra_algorithms(settings.extra_algorithms))
+    registry = with_extras(algorithms if algorithms is not None else ALGORITHMS,
+                           settings.extra_algorithms)
     if settings.default_algorithm not in registry:
         raise ValueError(f"DEFAULT_ALGORITHM {settings.default_algorithm!r} is not registered")
     services = Scaffold(settings=settings, metrics=Metrics(), algorithms=registry)
@@ -55,8 +57,12 @@ def create_app(
     register_request_id(app)
     register_instrumentation(app, services.metrics)
     register_error_handlers(app)
+    register_security_headers(app)
+    register_auth(app, settings)  # before the limits: a refused caller takes no /invoke slot
+    register_limits(app, settings)
     register_blueprints(app)
-    app.config[OPENAPI_KEY] = build_spec(services.algorithms, settings.default_algorithm)
+    app.config[OPENAPI_KEY] = build_spec(services.algorithms, settings.default_algorithm,
+                                         public_paths(settings))
     return app
 
 
@@ -70,10 +76,15 @@ def register_blueprints(app: Flask) -> None:
 def register_jobs(services: Scaffold) -> None:
     """The job service on the backend the settings choose, and its readiness check."""
     settings = services.settings
-    policy = AddressPolicy(settings.webhook_allow_private, settings.webhook_allowed_hosts)
-    sender = WebhookSender(policy, settings.webhook_timeout_seconds, settings.webhook_secret)
-    backend = EmbeddedBackend(settings, services.algorithms, services.metrics, sender)
-    services.jobs = JobService(backend, services.algorithm, services.metrics, policy)
+    if settings.redis_url:
+        backend = RQBackend(settings)
+        services.metrics.extra_samples = backend.metric_samples
+    else:
+        backend = EmbeddedBackend(settings, services.algorithms, services.metrics,
+                                  delivery.sender_for(settings))
+    services.jobs = JobService(backend, services.algorithms, services.algorithm, services.metrics,
+                               delivery.address_policy(settings), settings.job_ttl_seconds,
+                               settings.max_params_bytes)
     services.readiness_checks["jobs"] = backend.healthy
 
 
@@ -85,18 +96,6 @@ def shutdown(app: Flask) -> bool:
     """
     services: Scaffold = app.extensions[EXTENSION_KEY]
     return services.jobs.backend.shutdown(services.settings.shutdown_grace_seconds)
-
-
-def load_extra_algorithms(specs: tuple[str, ...]) -> dict[str, Algorithm]:
-    """EXTRA_ALGORITHMS=package.module:ATTRIBUTE,... : algorithms shipped outside this repo."""
-    loaded = {}
-    for spec in specs:
-        module_name, _, attribute = spec.partition(":")
-        algorithm = getattr(importlib.import_module(module_name), attribute or "ALGORITHM")
-        if not isinstance(algorithm, Algorithm):
-            raise TypeError(f"{spec} is not an Algorithm")
-        loaded[algorithm.name] = algorithm
-    return loaded
 
 
 def _algorithms_answer(services: Scaffold) -> bool:

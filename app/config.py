@@ -6,7 +6,7 @@ Tests pass overrides to `create_app(config=...)` using the field names below.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Mapping
 
 
@@ -31,6 +31,8 @@ def _str(environ: Mapping[str, str], name: str, default: str | None) -> str | No
 
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
+# gunicorn.conf.py's default GUNICORN_THREADS, which MAX_INFLIGHT_INVOKE defaults to.
+DEFAULT_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class Settings:
     max_content_length: int = 1024 * 1024
     default_algorithm: str = "PrimeChecker"
     redis_url: str | None = None
+    # For rediss:// on hosted Redis with self-signed certificates: "none".
+    redis_ssl_cert_reqs: str | None = None
+    job_timeout_seconds: float = 600.0
     job_ttl_seconds: float = 3600.0
     max_jobs: int = 10_000
     max_queue: int = 1_000
@@ -52,8 +57,13 @@ class Settings:
     shutdown_grace_seconds: float = 20.0
     webhook_allow_private: bool = False
     webhook_allowed_hosts: frozenset[str] = frozenset()
-    webhook_secret: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
     extra_algorithms: tuple[str, ...] = ()
+    # Hardening (app/auth.py, app/limits.py). No keys: no authentication. Never in a repr.
+    api_keys: frozenset[str] = field(default=frozenset(), repr=False)
+    metrics_public: bool = True
+    max_inflight_invoke: int = DEFAULT_THREADS
+    max_params_bytes: int = 64 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -63,6 +73,8 @@ class Settings:
             max_content_length=_int(environ, "MAX_CONTENT_LENGTH", cls.max_content_length),
             default_algorithm=_str(environ, "DEFAULT_ALGORITHM", cls.default_algorithm),
             redis_url=_str(environ, "REDIS_URL", None),
+            redis_ssl_cert_reqs=_str(environ, "REDIS_SSL_CERT_REQS", None),
+            job_timeout_seconds=_float(environ, "JOB_TIMEOUT_SECONDS", cls.job_timeout_seconds),
             job_ttl_seconds=_float(environ, "JOB_TTL_SECONDS", cls.job_ttl_seconds),
             max_jobs=_int(environ, "MAX_JOBS", cls.max_jobs),
             max_queue=_int(environ, "MAX_QUEUE", cls.max_queue),
@@ -84,6 +96,12 @@ class Settings:
             webhook_allowed_hosts=frozenset(_list(environ, "WEBHOOK_ALLOWED_HOSTS", lower=True)),
             webhook_secret=_str(environ, "WEBHOOK_SECRET", None),
             extra_algorithms=tuple(_list(environ, "EXTRA_ALGORITHMS")),
+            api_keys=frozenset(_list(environ, "API_KEYS")),
+            metrics_public=_str(environ, "METRICS_PUBLIC", "1").lower() in TRUE_WORDS,
+            max_inflight_invoke=_int(
+                environ, "MAX_INFLIGHT_INVOKE", _int(environ, "GUNICORN_THREADS", DEFAULT_THREADS)
+            ),
+            max_params_bytes=_int(environ, "MAX_PARAMS_BYTES", cls.max_params_bytes),
         )
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Settings":

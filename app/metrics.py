@@ -9,7 +9,7 @@ is exposed directly.
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -24,6 +24,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+Sample = tuple[str, dict[str, str], float]  # (sample name, labels, value)
 
 # `*_created` series double the output and mean nothing in multiprocess mode.
 disable_created_metrics()
@@ -43,6 +44,7 @@ class Metrics:
                 "worker metrics would not be shared; set it before importing the app"
             )
         self.registry = registry or CollectorRegistry()
+        self.extra_samples: Callable[[], Iterable[Sample]] | None = None
         r = self.registry
         self.http_requests = Counter(
             "http_requests_total", "HTTP 请求总数", ["method", "endpoint", "status"], registry=r
@@ -78,12 +80,61 @@ class Metrics:
         )
 
     def render(self) -> bytes:
-        """The text exposition: this process's registry, or every worker's files summed."""
+        """The text exposition: this process's registry, or every worker's files summed,
+        plus what `extra_samples` (scale-out mode: the RQ workers' figures) adds."""
         if multiprocess_enabled():
-            registry = CollectorRegistry()
-            registry.register(_AllFamilies(MultiProcessCollector(None), self.registry))
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+            families = list(_AllFamilies(MultiProcessCollector(None), self.registry).collect())
+        else:
+            families = list(self.registry.collect())
+        if self.extra_samples is not None:
+            families = merge(families, self.extra_samples())
+        return generate_latest(_Fixed(families))
+
+
+class _Fixed:
+    """Families already collected, in the shape generate_latest expects of a registry."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> list[Metric]:
+        return self.families
+
+
+def merge(families: Iterable[Metric], extra: Iterable[Sample]) -> list[Metric]:
+    """Add `extra` samples into the families they belong to, summing equal series."""
+    merged: dict[str, Metric] = {}
+    values: dict[str, dict[tuple, float]] = {}
+    for family in families:
+        merged[family.name] = Metric(family.name, family.documentation, family.type)
+        series = values.setdefault(family.name, {})
+        for s in family.samples:
+            key = (s.name, tuple(sorted(s.labels.items())))
+            series[key] = series.get(key, 0.0) + s.value
+    for sample, labels, value in extra:
+        family_name = _family_of(sample, merged)
+        if family_name is None:
+            continue
+        key = (sample, tuple(sorted(labels.items())))
+        values[family_name][key] = values[family_name].get(key, 0.0) + value
+    for name, family in merged.items():
+        for (sample, labels), value in sorted(values[name].items(), key=_bucket_order):
+            family.add_sample(sample, dict(labels), value)
+    return list(merged.values())
+
+
+def _family_of(sample: str, families: dict[str, Metric]) -> str | None:
+    for suffix in ("_total", "_bucket", "_sum", "_count", ""):
+        if suffix and sample.endswith(suffix) and sample[: -len(suffix)] in families:
+            return sample[: -len(suffix)]
+    return sample if sample in families else None
+
+
+def _bucket_order(item: tuple[tuple[str, tuple], float]) -> tuple:
+    (sample, labels), _ = item
+    others = tuple((k, v) for k, v in labels if k != "le")
+    le = dict(labels).get("le")
+    return (others, sample, float(le) if le is not None else 0.0)
 
 
 class _AllFamilies:

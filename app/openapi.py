@@ -11,6 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from app.algorithms.base import Algorithm
+from app.errors import JOBS_PATH_PREFIX
 from app.health.schemas import HealthResponse, ReadinessResponse
 from app.invoke.schemas import AlgorithmList, InvokeResponse
 from app.jobs.schemas import JOB_STATUS_SCHEMA, JobCreateResponse, JobRequest, JobStatusResponse
@@ -36,9 +37,23 @@ REQUEST_ID_PARAMETER = {
     "name": "X-Request-Id",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": 128},
-    "description": "Echoed back as request_id when printable and at most 128 characters",
+    # No maxLength: a longer or unprintable id is replaced by a fresh UUID4, never refused.
+    "schema": {"type": "string"},
+    "description": "Used as request_id when printable and at most 128 characters; "
+                   "otherwise a fresh UUID4 is",
 }
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 128},
+    "description": "Extension: a repeat with the same key and body within the job TTL "
+                   "returns the same job (200)",
+}
+JOB_ID_PARAMETER = {"name": "job_id", "in": "path", "required": True,
+                    "schema": {"type": "string"}, "description": "任务唯一标识(12位十六进制)"}
 
 
 def _invoke_operation(algorithm: Algorithm, request_schema: str, operation_id: str) -> dict[str, Any]:
@@ -58,6 +73,7 @@ def _invoke_operation(algorithm: Algorithm, request_schema: str, operation_id: s
                     413: ("ErrorResponse", "请求体过大"),
                     415: ("ErrorResponse", "请求体不是 JSON"),
                     500: ("ErrorResponse", "服务器内部错误"),
+                    503: ("ErrorResponse", "服务繁忙 (Retry-After header)"),
                 }
             ),
         }
@@ -148,11 +164,14 @@ def _jobs_paths(spec: APISpec) -> None:
                 "summary": "创建异步任务",
                 "description": "创建异步任务,立即返回任务 ID,任务在后台执行",
                 "operationId": "create_job",
-                "parameters": [REQUEST_ID_PARAMETER],
+                "parameters": [REQUEST_ID_PARAMETER, IDEMPOTENCY_PARAMETER],
                 "requestBody": {"required": True, "content": _content("JobRequest")},
                 "responses": _responses(
                     {
                         202: ("JobCreateResponse", "任务已创建 (Location: /jobs/{job_id})"),
+                        200: ("JobCreateResponse", "Extension: the job an earlier request "
+                                                   "with this Idempotency-Key created"),
+                        409: ("JobErrorResponse", "Idempotency-Key reused with another body"),
                         400: ("JobErrorResponse", "请求参数错误"),
                         404: ("JobErrorResponse", "算法不存在"),
                         413: ("JobErrorResponse", "请求体过大"),
@@ -170,10 +189,7 @@ def _jobs_paths(spec: APISpec) -> None:
                 "tags": ["Jobs"],
                 "summary": "查询任务状态",
                 "operationId": "get_job_status",
-                "parameters": [
-                    {"name": "job_id", "in": "path", "required": True,
-                     "schema": {"type": "string"}, "description": "任务唯一标识(12位十六进制)"}
-                ],
+                "parameters": [JOB_ID_PARAMETER],
                 "responses": _responses(
                     {
                         200: ("JobStatusResponse", "成功"),
@@ -181,13 +197,61 @@ def _jobs_paths(spec: APISpec) -> None:
                         503: unavailable,
                     }
                 ),
-            }
+            },
+            "delete": {
+                "tags": ["Jobs"],
+                "summary": "取消任务 (extension)",
+                "description": "Cancels a pending job, or a running one whose algorithm allows "
+                               "it; the job then reads `cancelled`.",
+                "operationId": "cancel_job",
+                "parameters": [JOB_ID_PARAMETER],
+                "responses": _responses(
+                    {
+                        200: ("JobStatusResponse", "已取消"),
+                        404: ("JobErrorResponse", "任务不存在或已过期"),
+                        409: ("JobErrorResponse", "任务已结束或不可取消"),
+                        503: unavailable,
+                    }
+                ),
+            },
         },
     )
 
 
-def build_spec(algorithms: Mapping[str, Algorithm], default_algorithm: str) -> dict[str, Any]:
-    """The whole document, one area after another."""
+# The two ways app/auth.py accepts an API key; Swagger UI's Authorize button offers both.
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer",
+                   "description": "Authorization: Bearer <API key>"},
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                     "description": "X-API-Key: <API key>"},
+}
+
+
+def _require_api_keys(document: dict[str, Any], public_paths: frozenset[str]) -> None:
+    """Either scheme on every operation outside `public_paths`, which get `security: []`."""
+    document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    document["security"] = [{name: []} for name in SECURITY_SCHEMES]
+    for path, operations in document["paths"].items():
+        envelope = "JobErrorResponse" if path.startswith(JOBS_PATH_PREFIX) else "ErrorResponse"
+        for operation in operations.values():
+            if path in public_paths:
+                operation["security"] = []
+            else:
+                operation["responses"].update(
+                    _responses({401: (envelope, "缺少或无效的 API key (WWW-Authenticate: Bearer)")})
+                )
+
+
+def build_spec(
+    algorithms: Mapping[str, Algorithm],
+    default_algorithm: str,
+    public_paths: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    """The whole document, one area after another.
+
+    `public_paths` is None when the service takes no API keys; otherwise every other
+    operation is documented as needing one.
+    """
     spec = APISpec(
         title="FunctionalScaffold",
         version="1.0.0",
@@ -207,4 +271,7 @@ def build_spec(algorithms: Mapping[str, Algorithm], default_algorithm: str) -> d
     _algorithm_paths(spec, algorithms, default_algorithm)
     _jobs_paths(spec)
     _health_paths(spec)
-    return spec.to_dict()
+    document = spec.to_dict()
+    if public_paths is not None:
+        _require_api_keys(document, public_paths)
+    return document

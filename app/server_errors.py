@@ -27,7 +27,8 @@ def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        f"X-Request-Id: {request_id}\r\nX-Content-Type-Options: nosniff\r\n\r\n"
+        f"X-Request-Id: {request_id}\r\nX-Content-Type-Options: nosniff\r\n"
+        f"Cache-Control: no-store\r\nReferrer-Policy: no-referrer\r\n\r\n"
     ).encode("latin-1")
     util.write_nonblock(sock, head + body)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
-from tests.servers import RedisServer, Service
+from tests.servers import RedisServer, ScaleOut, Service
 from tests.transports import ClientTransport, HttpTransport
 
 
@@ -40,7 +40,8 @@ def redis_server():
         yield server
 
 
-TEST_ALGORITHMS = "tests.example_algorithm:SLEEP,tests.example_algorithm:POSITIVE_ONLY"
+TEST_ALGORITHMS = ",".join(f"tests.example_algorithm:{name}"
+                           for name in ("SLEEP", "NAP", "POSITIVE_ONLY"))
 # The test receivers listen on loopback, which webhooks refuse unless told otherwise.
 JOBS_ENV = {"EXTRA_ALGORITHMS": TEST_ALGORITHMS, "WEBHOOK_ALLOW_PRIVATE": "1"}
 
@@ -58,8 +59,22 @@ def jobs_service():
         yield running
 
 
-@pytest.fixture(params=["test_client", "gunicorn"])
+@pytest.fixture(scope="session")
+def scale_out():
+    """Scale-out mode with the test algorithms: Redis, 3 web workers, 2 job workers, 1 webhook."""
+    with ScaleOut(JOBS_ENV) as deployment:
+        yield deployment
+
+
+@pytest.fixture(params=["embedded", "scale_out"])
+def deployment(request):
+    """A running deployment in each mode, so the job API tests run against both."""
+    return request.getfixturevalue("jobs_service" if request.param == "embedded" else "scale_out")
+
+
+@pytest.fixture(params=["test_client", "embedded", "scale_out"])
 def jobs_http(request):
     if request.param == "test_client":
         return ClientTransport(request.getfixturevalue("jobs_app").test_client())
-    return HttpTransport(request.getfixturevalue("jobs_service").base_url)
+    fixture = "jobs_service" if request.param == "embedded" else "scale_out"
+    return HttpTransport(request.getfixturevalue(fixture).base_url)

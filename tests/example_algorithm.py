@@ -41,9 +41,11 @@ def sleep(params: dict[str, Any]) -> dict[str, Any]:
     return {"slept": params["seconds"]}
 
 
-# A slow job, for queue limits and shutdown.
+# A slow job, for queue limits and shutdown; NAP is the same, but cancellable while running.
 SLEEP = Algorithm("Sleep", "0.1.0", "Sleeps for `seconds`", SleepParams(), sleep,
                   example={"seconds": 0})
+NAP = Algorithm("Nap", "0.1.0", "Sleeps for `seconds`; cancellable", SleepParams(), sleep,
+                example={"seconds": 0}, cancellable=True)
 
 
 def positive_only(params: dict[str, Any]) -> dict[str, Any]:

@@ -146,16 +146,23 @@ class Service(ManagedProcess):
 
 
 class RedisServer(ManagedProcess):
-    """A throwaway redis-server on a free loopback port, its data in a temporary dir."""
+    """A throwaway redis-server on a free loopback port, its data in a temporary dir.
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="fs-redis-")
+    It keeps an append-only file, so a stopped server started again (`restarted()`,
+    same port and dir) comes back with its data, as a real one would.
+    """
+
+    def __init__(self, port: int | None = None, directory: str | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = directory or tempfile.mkdtemp(prefix="fs-redis-")
         super().__init__(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-             "--save", "", "--appendonly", "no"],
+             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
             process_env({}),
         )
+
+    def restarted(self) -> "RedisServer":
+        return RedisServer(self.port, self.dir).start()
 
     @property
     def url(self) -> str:
@@ -176,6 +183,57 @@ class RedisServer(ManagedProcess):
 
     def __enter__(self) -> "RedisServer":
         return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ScaleOut:
+    """Scale-out mode as the Procfile describes it: redis-server, `web` (several gunicorn
+    workers), `worker` processes for jobs and one `webhook` process."""
+
+    def __init__(self, env: dict[str, str] | None = None, web_workers: int = 3,
+                 job_workers: int = 2) -> None:
+        self.redis = RedisServer()
+        self.env = {**(env or {}), "REDIS_URL": self.redis.url,
+                    "WEB_CONCURRENCY": str(web_workers)}
+        self.job_workers = job_workers
+        self.workers: list[ManagedProcess] = []
+        self.web: Service | None = None
+
+    def start(self) -> "ScaleOut":
+        self.redis.start()
+        for _ in range(self.job_workers):
+            self.start_worker("worker")
+        self.start_worker("webhook")
+        self.web = self.start_web()
+        return self
+
+    def start_worker(self, kind: str) -> ManagedProcess:
+        worker = ManagedProcess(procfile_command(kind), process_env(self.env))
+        worker.start()
+        self.workers.append(worker)
+        return worker
+
+    def start_web(self) -> Service:
+        return Service(self.env).start()
+
+    @property
+    def base_url(self) -> str:
+        assert self.web is not None
+        return self.web.base_url
+
+    def stop(self) -> None:
+        for process in [self.web, *self.workers, self.redis]:
+            if process is not None:
+                process.stop()
+
+    def __enter__(self) -> "ScaleOut":
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -16,8 +16,8 @@ from tests.transports import HttpTransport
 PAYLOAD_FIELDS = {"job_id", "status", "algorithm", "result", "error", "metadata", "completed_at"}
 
 
-def test_one_webhook_on_success(jobs_service):
-    http = HttpTransport(jobs_service.base_url)
+def test_one_webhook_on_success(deployment):
+    http = HttpTransport(deployment.base_url)
     with Receiver() as receiver:
         job_id = create_job(http, "PrimeChecker", {"number": 17}, webhook=receiver.url)
         record = wait_job(http, job_id, webhook_status="delivered")
@@ -32,8 +32,8 @@ def test_one_webhook_on_success(jobs_service):
     assert delivery.headers["webhook-id"]
 
 
-def test_one_webhook_on_failure(jobs_service):
-    http = HttpTransport(jobs_service.base_url)
+def test_one_webhook_on_failure(deployment):
+    http = HttpTransport(deployment.base_url)
     with Receiver() as receiver:
         job_id = create_job(http, "PositiveOnly", {"number": 0}, webhook=receiver.url)
         wait_job(http, job_id, webhook_status="delivered")
@@ -43,8 +43,8 @@ def test_one_webhook_on_failure(jobs_service):
     assert delivery.json()["result"] is None
 
 
-def test_retry_schedule_timeouts_and_isolation(jobs_service):
-    http = HttpTransport(jobs_service.base_url)
+def test_retry_schedule_timeouts_and_isolation(deployment):
+    http = HttpTransport(deployment.base_url)
     with Receiver(responses=[500, 500, 200]) as flaky, Receiver(default=503) as dead, \
             Receiver(responses=["hang"]) as hanging, \
             scrape_delta(http, "webhook_deliveries_total") as deliveries:

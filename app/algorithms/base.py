@@ -30,6 +30,9 @@ class Algorithm:
     example: dict[str, Any] = field(default_factory=dict)
     # The result's shape, for the docs only.
     result_schema: Schema | None = None
+    # True when a running job may be cancelled: its result is then discarded. False
+    # (the default) for algorithms whose side effects must not be cut short.
+    cancellable: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,12 @@
-"""The algorithms this service serves. Adding one: write its module, add one line here."""
+"""The algorithms this service serves. Adding one: write its module, add one line here.
+
+EXTRA_ALGORITHMS (`package.module:ATTRIBUTE,...`) adds algorithms that live outside
+this repository, in web processes and RQ workers alike.
+"""
 from __future__ import annotations
+
+import importlib
+from typing import Iterable
 
 from app.algorithms import prime_checker
 from app.algorithms.base import Algorithm
@@ -10,3 +17,15 @@ ALGORITHMS: dict[str, Algorithm] = {
         prime_checker.ALGORITHM,
     )
 }
+
+
+def with_extras(base: dict[str, Algorithm], specs: Iterable[str]) -> dict[str, Algorithm]:
+    """`base` plus the algorithms named by EXTRA_ALGORITHMS-style specs."""
+    registry = dict(base)
+    for spec in specs:
+        module_name, _, attribute = spec.partition(":")
+        algorithm = getattr(importlib.import_module(module_name), attribute or "ALGORITHM")
+        if not isinstance(algorithm, Algorithm):
+            raise TypeError(f"{spec} is not an Algorithm")
+        registry[algorithm.name] = algorithm
+    return registry

@@ -45,6 +45,7 @@ def run_job(
     )
     metrics.job_duration.labels(record.algorithm).observe(time.perf_counter() - clock)
     if finished is None:  # cancelled or expired meanwhile: the outcome has nowhere to go
+        log.info("job result discarded: no longer running", extra=context)
         return None
     metrics.jobs_completed.labels(record.algorithm, finished.status).inc()
     log.info("job finished", extra={**context, "status": finished.status})

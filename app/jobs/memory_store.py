@@ -26,6 +26,7 @@ class MemoryJobStore:
         self._jobs: dict[str, JobRecord] = {}
         self._expires_at: dict[str, float] = {}
         self._expiry_order: deque[tuple[float, str]] = deque()
+        self._remembered: dict[str, tuple[float, dict[str, Any]]] = {}
 
     def __len__(self) -> int:
         with self._lock:
@@ -67,6 +68,19 @@ class MemoryJobStore:
     def ping(self) -> bool:
         return True
 
+    def remember(self, key: str, value: dict[str, Any], ttl_seconds: float) -> dict[str, Any] | None:
+        with self._lock:
+            now = self._clock()
+            kept = self._remembered.get(key)
+            if kept is not None and kept[0] > now:
+                return kept[1]
+            self._remembered[key] = (now + ttl_seconds, value)
+            return None
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._remembered.pop(key, None)
+
     def sweep(self) -> int:
         """Drop every expired record; the number dropped."""
         with self._lock:
@@ -82,6 +96,8 @@ class MemoryJobStore:
     def _sweep_locked(self) -> int:
         now = self._clock()
         dropped = 0
+        for key in [k for k, (until, _) in self._remembered.items() if until <= now]:
+            del self._remembered[key]
         while self._expiry_order and self._expiry_order[0][0] <= now:
             deadline, job_id = self._expiry_order.popleft()
             if self._expires_at.get(job_id) == deadline:  # not already dropped by `_live`

@@ -16,7 +16,10 @@ PENDING = "pending"
 RUNNING = "running"
 COMPLETED = "completed"
 FAILED = "failed"
-FINISHED = frozenset({COMPLETED, FAILED})
+# An addition to the documented statuses: DELETE /jobs/{job_id} on a pending job, or
+# on a running one whose algorithm allows it.
+CANCELLED = "cancelled"
+FINISHED = frozenset({COMPLETED, FAILED, CANCELLED})
 
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{12}")
 

@@ -1,7 +1,7 @@
 """POST /jobs and GET /jobs/{job_id}. Errors here are wrapped as {"detail": {...}}."""
 from __future__ import annotations
 
-from flask import Response, g, jsonify, url_for
+from flask import Response, g, jsonify, request, url_for
 
 from app.extensions import scaffold
 from app.jobs import bp
@@ -9,22 +9,30 @@ from app.jobs.model import iso
 from app.jobs.schemas import JobCreateResponse, JobStatusResponse
 from app.json_body import json_object_body
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 job_created = JobCreateResponse()
 job_status = JobStatusResponse()
 
 
 @bp.post("/jobs")
 def create_job() -> Response:
-    """创建异步任务: 202 with the job id and a Location to poll."""
-    record = scaffold().jobs.create(json_object_body(), g.request_id)
+    """创建异步任务: 202 with the job id and a Location to poll.
+
+    A repeat with the same Idempotency-Key and body answers 200 with the same job.
+    """
+    record, replayed = scaffold().jobs.create(
+        json_object_body(), g.request_id, request.headers.get(IDEMPOTENCY_HEADER)
+    )
     response = jsonify(
         job_created.dump(
             {"job_id": record.job_id, "status": record.status, "message": "任务已创建",
              "created_at": iso(record.created_at)}
         )
     )
-    response.status_code = 202
+    response.status_code = 200 if replayed else 202
     response.headers["Location"] = url_for("jobs.get_job", job_id=record.job_id)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
@@ -32,3 +40,9 @@ def create_job() -> Response:
 def get_job(job_id: str) -> Response:
     """查询任务状态: every documented field, null where it does not apply yet."""
     return jsonify(job_status.dump(scaffold().jobs.get(job_id).public_view()))
+
+
+@bp.delete("/jobs/<job_id>")
+def cancel_job(job_id: str) -> Response:
+    """Cancel a job (an extension): pending ones always, running ones if the algorithm allows."""
+    return jsonify(job_status.dump(scaffold().jobs.cancel(job_id).public_view()))

@@ -1,10 +1,13 @@
 """Schemas of the jobs area, named as in the seed OpenAPI document."""
 from marshmallow import Schema, fields, validate
 
-from app.jobs.model import COMPLETED, FAILED, PENDING, RUNNING
+from app.jobs.model import CANCELLED, COMPLETED, FAILED, PENDING, RUNNING
 
-JOB_STATUSES = [PENDING, RUNNING, COMPLETED, FAILED]
-JOB_STATUS_SCHEMA = {"type": "string", "enum": JOB_STATUSES, "description": "任务状态枚举"}
+JOB_STATUSES = [PENDING, RUNNING, COMPLETED, FAILED, CANCELLED]
+JOB_STATUS_SCHEMA = {
+    "type": "string", "enum": JOB_STATUSES,
+    "description": "任务状态枚举; `cancelled` is an extension (DELETE /jobs/{job_id})",
+}
 
 
 class JobRequest(Schema):

@@ -1,22 +1,42 @@
 """Creating and reading jobs: validation, ids and metrics, whichever backend runs them."""
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from typing import Any, Mapping
+import time
+from typing import Any, Callable, Mapping
 
 from app.algorithms.base import Algorithm
 from app.errors import ApiError, service_unavailable, validation_error
 from app.jobs.backend import JobBackend, QueueFull
-from app.jobs.model import JOB_ID_PATTERN, JobRecord, new_job_id
+from app.jobs.model import CANCELLED, JOB_ID_PATTERN, PENDING, RUNNING, JobRecord, new_job_id
 from app.jobs.schemas import JobRequest
 from app.jobs.store import StoreFull, StoreUnavailable
+from app.limits import check_params_size
 from app.metrics import Metrics
+from app.request_id import is_sane
 from app.validation import echo, load
 from app.webhooks.address_policy import AddressPolicy, check_url
 
 log = logging.getLogger(__name__)
 job_request = JobRequest()
 ID_ATTEMPTS = 5
+IDEMPOTENT_WAIT_SECONDS = 2.0
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def wait_until(find: Callable[[], JobRecord | None], seconds: float) -> JobRecord:
+    """What `find` returns once it returns something; 503 if that takes over `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (record := find()) is None:
+        if time.monotonic() > deadline:
+            raise StoreUnavailable("the first request with this Idempotency-Key did not finish")
+        time.sleep(0.005)
+    return record
 
 
 def job_not_found(job_id: str) -> ApiError:
@@ -24,28 +44,58 @@ def job_not_found(job_id: str) -> ApiError:
 
 
 class JobService:
-    def __init__(self, backend: JobBackend, find_algorithm, metrics: Metrics,
-                 policy: AddressPolicy) -> None:
+    def __init__(self, backend: JobBackend, algorithms: Mapping[str, Algorithm],
+                 find_algorithm: Callable[[str], Algorithm], metrics: Metrics,
+                 policy: AddressPolicy, job_ttl_seconds: float, max_params_bytes: int) -> None:
         self.backend = backend
+        self.algorithms = algorithms
         self.find_algorithm = find_algorithm
         self.metrics = metrics
         self.policy = policy
+        self.job_ttl_seconds = job_ttl_seconds
+        self.max_params_bytes = max_params_bytes
 
-    def create(self, body: Mapping[str, Any], request_id: str) -> JobRecord:
-        """Validate everything a job needs to run, then store and queue it."""
+    def create(self, body: Mapping[str, Any], request_id: str,
+               idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
+        """Validate everything a job needs to run, then store and queue it.
+
+        With an Idempotency-Key, a repeat of the same request within JOB_TTL_SECONDS
+        returns the job the first one created (the bool says so) instead of a new one.
+        """
         data = load(job_request, dict(body))
+        check_params_size(data["params"], self.max_params_bytes)
         algorithm: Algorithm = self.find_algorithm(data["algorithm"])
         load(algorithm.params_schema, data["params"], path_prefix="params.")
         if data["webhook"] is not None:
             self._check_webhook(data["webhook"])
+        data["algorithm"] = algorithm.name
         try:
-            record = self._submit(algorithm.name, data, request_id)
+            if idempotency_key is None:
+                return self._submit(data, request_id), False
+            return self._submit_once(idempotency_key, data, request_id)
         except (QueueFull, StoreFull, StoreUnavailable) as exc:
             log.warning("job refused: %s", type(exc).__name__, extra={"reason": str(exc)})
             raise service_unavailable() from None
-        self.metrics.jobs_created.labels(algorithm.name).inc()
-        log.info("job created", extra={"job_id": record.job_id, "algorithm": algorithm.name})
-        return record
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Cancel a pending job, or a running one whose algorithm allows it (409 otherwise)."""
+        record = self.get(job_id)
+        algorithm = self.algorithms.get(record.algorithm)
+        expected = {PENDING, RUNNING} if algorithm and algorithm.cancellable else {PENDING}
+        try:
+            cancelled = self.backend.store.transition(
+                job_id, expected, status=CANCELLED, error="cancelled by the client",
+                completed_at=time.time(),
+            )
+        except StoreUnavailable:
+            raise service_unavailable() from None
+        if cancelled is None:
+            current = self.get(job_id)
+            raise ApiError(409, "CONFLICT", f"a {current.status} job cannot be cancelled",
+                           {"status": current.status})
+        self.metrics.jobs_completed.labels(record.algorithm, CANCELLED).inc()
+        log.info("job cancelled", extra={"job_id": job_id})
+        return cancelled
 
     def get(self, job_id: str) -> JobRecord:
         if not JOB_ID_PATTERN.fullmatch(job_id):
@@ -58,13 +108,40 @@ class JobService:
             raise job_not_found(job_id)
         return record
 
-    def _submit(self, algorithm: str, data: dict[str, Any], request_id: str) -> JobRecord:
+    def _submit(self, data: dict[str, Any], request_id: str, job_id: str | None = None) -> JobRecord:
         for _ in range(ID_ATTEMPTS):
-            record = JobRecord(job_id=new_job_id(), algorithm=algorithm, params=data["params"],
-                               webhook=data["webhook"], request_id=request_id)
+            record = JobRecord(job_id=job_id or new_job_id(), algorithm=data["algorithm"],
+                               params=data["params"], webhook=data["webhook"],
+                               request_id=request_id)
             if self.backend.submit(record):
+                self.metrics.jobs_created.labels(record.algorithm).inc()
+                log.info("job created", extra={"job_id": record.job_id,
+                                               "algorithm": record.algorithm})
                 return record
+            if job_id is not None:
+                break
         raise StoreFull("no free job id")  # 48 random bits: practically unreachable
+
+    def _submit_once(self, key: str, data: dict[str, Any],
+                     request_id: str) -> tuple[JobRecord, bool]:
+        if not is_sane(key):
+            raise validation_error("Idempotency-Key must be printable and at most 128 characters",
+                                   field="Idempotency-Key")
+        fingerprint = _digest(json.dumps(data, sort_keys=True, ensure_ascii=False))
+        claim = {"fingerprint": fingerprint, "job_id": new_job_id()}
+        store = self.backend.store
+        kept = store.remember(_digest(key), claim, self.job_ttl_seconds)
+        if kept is None:
+            try:
+                return self._submit(data, request_id, claim["job_id"]), False
+            except Exception:
+                store.forget(_digest(key))
+                raise
+        if kept["fingerprint"] != fingerprint:
+            raise ApiError(409, "CONFLICT",
+                           "Idempotency-Key was already used with a different request body")
+        # The first request may still be storing its job: it takes microseconds.
+        return wait_until(lambda: store.get(kept["job_id"]), IDEMPOTENT_WAIT_SECONDS), True
 
     def _check_webhook(self, url: str) -> None:
         try:

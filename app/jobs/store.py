@@ -37,3 +37,11 @@ class JobStore(Protocol):
 
     def ping(self) -> bool:
         """True when the store can take work (for /readyz)."""
+
+    def remember(self, key: str, value: dict[str, Any], ttl_seconds: float) -> dict[str, Any] | None:
+        """Keep `value` under `key` for `ttl_seconds` unless the key is taken: then the
+        value already kept, and nothing changes. Atomic, across processes where the
+        store is shared (Idempotency-Key)."""
+
+    def forget(self, key: str) -> None:
+        """Drop a remembered key (a job that could not be queued after all)."""

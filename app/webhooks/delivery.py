@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
+from app.config import Settings
 from app.jobs.store import JobStore
 from app.metrics import Metrics
+from app.webhooks.address_policy import AddressPolicy
 from app.webhooks.sender import AttemptResult, WebhookSender
 
 log = logging.getLogger(__name__)
@@ -19,6 +21,16 @@ PENDING = "pending"
 RETRYING = "retrying"
 DELIVERED = "delivered"
 FAILED = "failed"
+
+
+def address_policy(settings: Settings) -> AddressPolicy:
+    return AddressPolicy(settings.webhook_allow_private, settings.webhook_allowed_hosts)
+
+
+def sender_for(settings: Settings) -> WebhookSender:
+    """The sender web processes and workers both use, from the same settings."""
+    return WebhookSender(address_policy(settings), settings.webhook_timeout_seconds,
+                         settings.webhook_secret)
 
 
 def attempt_delivery(

@@ -1,0 +1,65 @@
+"""Scale-out mode, web side: store jobs in Redis and queue them for RQ workers."""
+from __future__ import annotations
+
+import logging
+
+import redis
+from rq import Queue
+
+from app.config import Settings
+from app.jobs.backend import QueueFull
+from app.jobs.model import PENDING, RUNNING, JobRecord
+from app.jobs.redis_store import RedisJobStore, connect, unavailable_as_store_error
+from app.jobs.tasks import JOBS_QUEUE, run_job_task
+from app.metrics import Sample
+from app.shared_metrics import redis_samples
+
+log = logging.getLogger(__name__)
+
+
+class RQBackend:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = connect(settings.redis_url, settings.redis_ssl_cert_reqs)
+        self.store = RedisJobStore(self.client, settings.job_ttl_seconds)
+        self.queue = Queue(JOBS_QUEUE, connection=self.client)
+
+    def submit(self, record: JobRecord) -> bool:
+        """Store the record and queue its RQ job in one transaction: both happen or neither."""
+        with unavailable_as_store_error():
+            if self.queue.count >= self.settings.max_queue:
+                raise QueueFull(f"{self.settings.max_queue} jobs waiting")
+            with self.client.pipeline() as pipe:
+                try:
+                    if not self.store.claim(pipe, record):
+                        return False
+                    self.queue.enqueue_call(
+                        run_job_task, args=(record.job_id,), job_id=record.job_id,
+                        timeout=int(self.settings.job_timeout_seconds), result_ttl=0,
+                        failure_ttl=int(self.settings.job_ttl_seconds), pipeline=pipe,
+                    )
+                    pipe.execute()
+                except redis.WatchError:  # another process claimed the same id meanwhile
+                    return False
+        return True
+
+    def metric_samples(self) -> list[Sample]:
+        """What the workers recorded, plus queue depths, for this process's /metrics.
+
+        Redis down: the web-side figures are still served, without these.
+        """
+        try:
+            samples = list(redis_samples(self.client))
+            samples.append(("jobs_active", {"state": PENDING}, float(self.queue.count)))
+            samples.append(("jobs_active", {"state": RUNNING}, float(self.store.running_count())))
+        except redis.RedisError:
+            log.warning("worker metrics unavailable: Redis unreachable")
+            return []
+        return samples
+
+    def healthy(self) -> bool:
+        return self.store.ping()
+
+    def shutdown(self, grace_seconds: float) -> bool:
+        """Nothing runs here: jobs wait in Redis for the workers."""
+        return True

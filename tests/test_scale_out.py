@@ -1,0 +1,142 @@
+"""Scale-out mode against real processes: redis-server, gunicorn with 3 workers, RQ workers.
+
+Faults are real too: redis-server stopped and started again, a worker SIGKILLed in
+the middle of a job, the web process restarted.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from app.algorithms.number_theory import factorize
+from app.jobs.tasks import WORKER_LOST
+from tests.conftest import JOBS_ENV
+from tests.jobs_support import create_job, job, wait_job
+from tests.metrics_support import scrape_delta
+from tests.receivers import Receiver
+from tests.servers import ScaleOut, wait_for
+from tests.transports import HttpTransport
+
+
+def test_concurrent_jobs_are_shared_by_every_web_process(scale_out):
+    http = HttpTransport(scale_out.base_url)
+    numbers = [10**12 + 39 * i for i in range(200)]
+    with Receiver() as receiver, scrape_delta(http, "jobs_completed_total") as completed:
+        with ThreadPoolExecutor(16) as pool:
+            ids = list(pool.map(
+                lambda n: create_job(HttpTransport(scale_out.base_url), "PrimeChecker",
+                                     {"number": n}, webhook=receiver.url),
+                numbers,
+            ))
+        assert len(set(ids)) == 200
+        # A second web deployment, as on another machine, sees the same jobs.
+        with scale_out.start_web() as other_machine:
+            for job_id, number in zip(ids, numbers):
+                record = wait_job(HttpTransport(other_machine.base_url), job_id,
+                                  webhook_status="delivered", timeout=60)
+                assert record["result"]["factors"] == factorize(number)[0]
+        deliveries = receiver.requests
+    assert sorted(d.json()["job_id"] for d in deliveries) == sorted(ids), "exactly once each"
+    assert completed(algorithm="PrimeChecker", status="completed") == 200
+
+    # Fresh connections are spread over the 3 web worker processes; every one reads every job.
+    for job_id in ids[:60]:
+        reply = requests.get(f"{scale_out.base_url}/jobs/{job_id}",
+                             headers={"Connection": "close"}, timeout=10)
+        assert reply.status_code == 200
+    pids = {line["pid"] for line in scale_out.web.json_lines()
+            if line.get("endpoint") == "/jobs/{job_id}"}
+    assert len(pids) >= 2
+
+
+@pytest.fixture
+def own_deployment():
+    with ScaleOut({**JOBS_ENV, "MAX_QUEUE": "3"}, web_workers=2, job_workers=2) as deployment:
+        yield deployment
+
+
+def test_redis_down_answers_503_quickly_and_recovers(own_deployment):
+    http = HttpTransport(own_deployment.base_url)
+    before = create_job(http, "PrimeChecker", {"number": 21})
+    wait_job(http, before)
+    own_deployment.redis.stop()
+
+    for request in (lambda: http.post_json("/jobs", {"algorithm": "PrimeChecker",
+                                                     "params": {"number": 5}}),
+                    lambda: http.get(f"/jobs/{before}")):
+        started = time.monotonic()
+        reply = request()
+        assert time.monotonic() - started < 5
+        assert reply.status == 503
+        assert reply.json()["detail"]["error"] == "SERVICE_UNAVAILABLE"
+        assert reply.json()["detail"]["message"] == "任务服务暂不可用,请稍后重试"
+        assert reply.header("Retry-After")
+    ready = http.get("/readyz")
+    assert ready.status == 503 and ready.json()["checks"]["jobs"] is False
+    assert http.post_json("/invoke", {"number": 7}).status == 200
+    assert http.get("/healthz").status == 200
+    assert http.get("/metrics").status == 200
+
+    own_deployment.redis = own_deployment.redis.restarted()
+    wait_for(lambda: http.get("/readyz").status == 200, timeout=20, message="readiness again")
+    assert job(http, before)["status"] == "completed", "nothing accepted is lost"
+    after = create_job(http, "PrimeChecker", {"number": 22})
+    assert wait_job(http, after, timeout=30)["result"]["factors"] == [2, 11]
+
+
+def test_sigkilled_worker_mid_job_fails_the_job_in_bounded_time(own_deployment):
+    http = HttpTransport(own_deployment.base_url)
+    with Receiver() as receiver:
+        victim = create_job(http, "Sleep", {"seconds": 60}, webhook=receiver.url)
+        wait_job(http, victim, until={"running"})
+        worker, horse_pid = _worker_running(own_deployment, victim)
+        killed = time.monotonic()
+        # The worker and the work-horse it forked for the job (RQ puts it in its own
+        # session), as when a machine or container dies.
+        os.kill(horse_pid, signal.SIGKILL)
+        os.killpg(worker.pid, signal.SIGKILL)
+        record = wait_job(http, victim, until={"failed"}, timeout=30)
+        assert time.monotonic() - killed < 20, "lease 10 s + one reaper interval"
+        assert record["error"] == WORKER_LOST
+        (delivery,) = receiver.wait_for_count(1, timeout=10)
+        assert delivery.json()["status"] == "failed"
+    survivor = create_job(http, "PrimeChecker", {"number": 9})
+    assert wait_job(http, survivor)["status"] == "completed"
+
+
+def _worker_running(deployment: ScaleOut, job_id: str):
+    """The worker process that took the job, and the pid of the work-horse running it."""
+    def find():
+        for worker in deployment.workers:
+            for line in worker.json_lines():
+                if line.get("job_id") == job_id and line.get("message") == "job started":
+                    return worker, line["pid"]
+        return None
+
+    return wait_for(find, message=f"the worker running {job_id}")
+
+
+def test_restarted_web_process_loses_nothing(own_deployment):
+    http = HttpTransport(own_deployment.base_url)
+    ids = [create_job(http, "PrimeChecker", {"number": n}) for n in (30, 31, 32)]
+    own_deployment.web.stop()
+    own_deployment.web = own_deployment.start_web()
+    http = HttpTransport(own_deployment.base_url)
+    assert [wait_job(http, i)["status"] for i in ids] == ["completed"] * 3
+
+
+def test_queue_limit_applies_and_nothing_accepted_is_lost(own_deployment):
+    for worker in own_deployment.workers:
+        worker.stop()
+    http = HttpTransport(own_deployment.base_url)
+    accepted = [create_job(http, "PrimeChecker", {"number": n}) for n in (40, 41, 42)]
+    refused = http.post_json("/jobs", {"algorithm": "PrimeChecker", "params": {"number": 43}})
+    assert refused.status == 503
+    assert refused.header("Retry-After")
+    own_deployment.start_worker("worker")
+    assert [wait_job(http, i)["status"] for i in accepted] == ["completed"] * 3
