@@ -33,6 +33,13 @@ def _responses(table: Mapping[int, tuple[str, str]]) -> dict[str, Any]:
     }
 
 
+def _get(tag: str, summary: str, operation_id: str,
+         table: Mapping[int, tuple[str, str]]) -> dict[str, Any]:
+    """A plain GET operation: no parameters, JSON responses."""
+    return {"get": {"tags": [tag], "summary": summary, "operationId": operation_id,
+                    "responses": _responses(table)}}
+
+
 REQUEST_ID_PARAMETER = {
     "name": "X-Request-Id",
     "in": "header",
@@ -94,44 +101,16 @@ def _algorithm_paths(spec: APISpec, algorithms: Mapping[str, Algorithm], default
         if algorithm.result_schema is not None:
             spec.components.schema(f"{name}Result", schema=algorithm.result_schema)
         spec.path(f"/invoke/{name}", operations=_invoke_operation(algorithm, request_name, f"invoke_{name}"))
-    spec.path(
-        "/algorithms",
-        operations={
-            "get": {
-                "tags": ["Algorithm"],
-                "summary": "算法列表",
-                "operationId": "list_algorithms",
-                "responses": _responses({200: ("AlgorithmList", "成功")}),
-            }
-        },
-    )
+    spec.path("/algorithms", operations=_get("Algorithm", "算法列表", "list_algorithms",
+                                              {200: ("AlgorithmList", "成功")}))
 
 
 def _health_paths(spec: APISpec) -> None:
-    spec.path(
-        "/healthz",
-        operations={
-            "get": {
-                "tags": ["Health"],
-                "summary": "存活检查",
-                "operationId": "health_check",
-                "responses": _responses({200: ("HealthResponse", "存活")}),
-            }
-        },
-    )
-    spec.path(
-        "/readyz",
-        operations={
-            "get": {
-                "tags": ["Health"],
-                "summary": "就绪检查",
-                "operationId": "readiness_check",
-                "responses": _responses(
-                    {200: ("ReadinessResponse", "就绪"), 503: ("ReadinessResponse", "未就绪")}
-                ),
-            }
-        },
-    )
+    spec.path("/healthz", operations=_get("Health", "存活检查", "health_check",
+                                           {200: ("HealthResponse", "存活")}))
+    spec.path("/readyz", operations=_get("Health", "就绪检查", "readiness_check",
+                                          {200: ("ReadinessResponse", "就绪"),
+                                           503: ("ReadinessResponse", "未就绪")}))
     spec.path(
         "/metrics",
         operations={
