@@ -3,9 +3,15 @@
 Finished jobs expire JOB_TTL_SECONDS after they finish. `get` never returns an
 expired record, whatever the sweeper's timing; the sweeper only frees the memory.
 Expiry deadlines are kept in finishing order, so a sweep looks only at the expired.
+
+Records are kept as their JSON bytes, as in Redis: one block per job rather than a
+tree of small objects, so a burst of jobs that expires leaves no fragmented heap
+behind (BENCHMARKS.md, memory).
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 import time
 from collections import deque
@@ -15,6 +21,24 @@ from typing import Any, Callable, Iterable
 from app.jobs.model import FINISHED, JobRecord
 from app.jobs.store import StoreFull
 
+TRIM_AFTER_DROPPING = 1000
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_heap() -> None:
+    """Give free heap pages back to the OS (glibc's malloc_trim; a no-op elsewhere)."""
+    if _TRIM is not None:
+        _TRIM(0)
+
 
 class MemoryJobStore:
     def __init__(self, ttl_seconds: float, max_jobs: int,
@@ -23,10 +47,11 @@ class MemoryJobStore:
         self.max_jobs = max_jobs
         self._clock = clock
         self._lock = threading.Lock()
-        self._jobs: dict[str, JobRecord] = {}
+        self._jobs: dict[str, bytes] = {}
         self._expires_at: dict[str, float] = {}
         self._expiry_order: deque[tuple[float, str]] = deque()
         self._remembered: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._dropped_since_trim = 0
 
     def __len__(self) -> int:
         with self._lock:
@@ -39,7 +64,7 @@ class MemoryJobStore:
                 return False
             if len(self._jobs) >= self.max_jobs:
                 raise StoreFull(f"{self.max_jobs} live jobs")
-            self._jobs[record.job_id] = record
+            self._jobs[record.job_id] = record.to_json()
             return True
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -51,7 +76,7 @@ class MemoryJobStore:
             record = self._live(job_id)
             if record is None or record.status not in expected:
                 return None
-            record = self._jobs[job_id] = replace(record, **changes)
+            record = self._keep(replace(record, **changes))
             if record.status in FINISHED:
                 deadline = self._clock() + self.ttl_seconds
                 self._expires_at[job_id] = deadline
@@ -62,7 +87,7 @@ class MemoryJobStore:
         with self._lock:
             record = self._live(job_id)
             if record is not None:
-                record = self._jobs[job_id] = replace(record, **changes)
+                record = self._keep(replace(record, **changes))
             return record
 
     def ping(self) -> bool:
@@ -82,16 +107,33 @@ class MemoryJobStore:
             self._remembered.pop(key, None)
 
     def sweep(self) -> int:
-        """Drop every expired record; the number dropped."""
+        """Drop every expired record; the number dropped.
+
+        After a large sweep the C heap is trimmed: records freed by this thread were
+        allocated by request threads, in glibc arenas it would otherwise keep.
+        """
         with self._lock:
-            return self._sweep_locked()
+            dropped = self._sweep_locked()
+            if not self._jobs:
+                self._jobs = {}  # a dict never shrinks its table by itself
+                self._expires_at = {}
+        self._dropped_since_trim += dropped
+        if self._dropped_since_trim >= TRIM_AFTER_DROPPING:
+            self._dropped_since_trim = 0
+            release_free_heap()
+        return dropped
 
     def _live(self, job_id: str) -> JobRecord | None:
         expires_at = self._expires_at.get(job_id)
         if expires_at is not None and expires_at <= self._clock():
             self._drop(job_id)
             return None
-        return self._jobs.get(job_id)
+        raw = self._jobs.get(job_id)
+        return JobRecord.from_json(raw) if raw is not None else None
+
+    def _keep(self, record: JobRecord) -> JobRecord:
+        self._jobs[record.job_id] = record.to_json()
+        return record
 
     def _sweep_locked(self) -> int:
         now = self._clock()

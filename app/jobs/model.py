@@ -5,6 +5,7 @@ offset at whole-second resolution, exactly as API.md shows them.
 """
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import time
@@ -58,12 +59,13 @@ class JobRecord:
     def finished(self) -> bool:
         return self.status in FINISHED
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_json(self) -> bytes:
+        """How stores keep a record: one compact block, not a tree of small objects."""
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "JobRecord":
-        return cls(**data)
+    def from_json(cls, raw: bytes) -> "JobRecord":
+        return cls(**json.loads(raw))
 
     def public_view(self) -> dict[str, Any]:
         """The fields GET /jobs/{job_id} documents, timestamps in ISO 8601."""

@@ -52,7 +52,7 @@ class RedisJobStore:
 
     def create(self, record: JobRecord) -> bool:
         with unavailable_as_store_error():
-            return bool(self.client.set(_key(record.job_id), _dump(record), nx=True))
+            return bool(self.client.set(_key(record.job_id), record.to_json(), nx=True))
 
     def claim(self, pipe: redis.client.Pipeline, record: JobRecord) -> bool:
         """Start a transaction on `pipe` that stores `record`, if its id is free.
@@ -66,13 +66,13 @@ class RedisJobStore:
             pipe.unwatch()
             return False
         pipe.multi()
-        pipe.set(key, _dump(record))
+        pipe.set(key, record.to_json())
         return True
 
     def get(self, job_id: str) -> JobRecord | None:
         with unavailable_as_store_error():
             raw = self.client.get(_key(job_id))
-        return _load(raw) if raw else None
+        return JobRecord.from_json(raw) if raw else None
 
     def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> JobRecord | None:
         return self._change(job_id, frozenset(expected), changes)
@@ -130,7 +130,7 @@ class RedisJobStore:
                     raw = pipe.get(key)
                     if raw is None:
                         return None
-                    record = _load(raw)
+                    record = JobRecord.from_json(raw)
                     if expected is not None and record.status not in expected:
                         return None
                     new = replace(record, **changes)
@@ -145,11 +145,11 @@ class RedisJobStore:
         if new.status in FINISHED:
             # A finished record's clock starts when it finishes; later updates keep it.
             if old.finished:
-                pipe.set(key, _dump(new), keepttl=True)
+                pipe.set(key, new.to_json(), keepttl=True)
             else:
-                pipe.set(key, _dump(new), px=max(1, int(self.ttl_seconds * 1000)))
+                pipe.set(key, new.to_json(), px=max(1, int(self.ttl_seconds * 1000)))
         else:
-            pipe.set(key, _dump(new))
+            pipe.set(key, new.to_json())
         if new.status == RUNNING and old.status != RUNNING:
             pipe.sadd(RUNNING_SET, new.job_id)
         elif new.status != RUNNING and old.status == RUNNING:
@@ -161,9 +161,3 @@ def _key(job_id: str) -> str:
     return KEY_PREFIX + job_id
 
 
-def _dump(record: JobRecord) -> str:
-    return json.dumps(record.to_dict(), ensure_ascii=False)
-
-
-def _load(raw: bytes) -> JobRecord:
-    return JobRecord.from_dict(json.loads(raw))
