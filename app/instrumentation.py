@@ -9,6 +9,7 @@ import logging
 import re
 import time
 from functools import lru_cache
+from typing import Any
 
 from flask import Flask, Response, g, request
 
@@ -27,6 +28,10 @@ def route_template(rule: str) -> str:
 
 
 def register_instrumentation(app: Flask, metrics: Metrics) -> None:
+    # Label lookups take a lock each time; the few series a route produces are kept.
+    counters: dict[tuple[str, str, str], Any] = {}
+    histograms: dict[tuple[str, str], Any] = {}
+
     @app.before_request
     def start_timer() -> None:
         g.started = time.perf_counter()
@@ -41,17 +46,22 @@ def register_instrumentation(app: Flask, metrics: Metrics) -> None:
         elapsed = time.perf_counter() - started
         rule = request.url_rule
         endpoint = route_template(rule.rule) if rule is not None else UNMATCHED
+        method = request.method
         outcome = "success" if response.status_code < 400 else "error"
-        metrics.http_requests.labels(request.method, endpoint, outcome).inc()
-        metrics.http_duration.labels(request.method, endpoint).observe(elapsed)
-        access_log.info(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.path[:200],
-                "endpoint": endpoint,
-                "status": response.status_code,
-                "duration_ms": round(elapsed * 1000, 3),
-            },
-        )
+        counter = counters.get((method, endpoint, outcome))
+        if counter is None:
+            counter = counters[method, endpoint, outcome] = metrics.http_requests.labels(
+                method, endpoint, outcome)
+        histogram = histograms.get((method, endpoint))
+        if histogram is None:
+            histogram = histograms[method, endpoint] = metrics.http_duration.labels(
+                method, endpoint)
+        counter.inc()
+        histogram.observe(elapsed)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                "request",
+                extra={"method": method, "path": request.path[:200], "endpoint": endpoint,
+                       "status": response.status_code, "duration_ms": round(elapsed * 1000, 3)},
+            )
         return response

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
+from functools import lru_cache
 from typing import Any
 
 from flask import g, has_app_context
@@ -23,12 +23,11 @@ _STANDARD_ATTRS = frozenset(
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": _timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "pid": os.getpid(),
+            "pid": record.process,
         }
         if has_app_context() and "request_id" in g:
             entry["request_id"] = g.request_id
@@ -39,6 +38,17 @@ class JsonFormatter(logging.Formatter):
             # Server-side only: the client never sees this.
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def _timestamp(created: float) -> str:
+    seconds = int(created)
+    return f"{_whole_second(seconds)}.{int((created - seconds) * 1000):03d}Z"
+
+
+@lru_cache(maxsize=4)
+def _whole_second(seconds: int) -> str:
+    """Formatting the date part once a second, not once a line."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def json_handler() -> logging.Handler:

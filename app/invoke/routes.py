@@ -9,20 +9,20 @@ from app.algorithms.base import Algorithm, execute, one_line_error
 from app.errors import ApiError
 from app.extensions import scaffold
 from app.invoke import bp
-from app.invoke.schemas import AlgorithmList, InvokeResponse
+from app.invoke.schemas import AlgorithmList
 from app.json_body import json_object_body
 from app.schemas import json_schema
 from app.validation import load
 
 log = logging.getLogger(__name__)
-invoke_response = InvokeResponse()
 algorithm_list = AlgorithmList()
 
 
 @bp.post("/invoke")
 def invoke_default() -> Response:
     """同步调用算法: the default algorithm (PrimeChecker unless DEFAULT_ALGORITHM says otherwise)."""
-    return _invoke(scaffold().algorithm(scaffold().settings.default_algorithm))
+    services = scaffold()
+    return _invoke(services.algorithm(services.settings.default_algorithm))
 
 
 @bp.post("/invoke/<name>")
@@ -38,15 +38,15 @@ def _invoke(algorithm: Algorithm) -> Response:
     except Exception as exc:
         log.exception("algorithm failed", extra={"algorithm": algorithm.name})
         raise ApiError(500, "ALGORITHM_ERROR", one_line_error(exc), {"algorithm": algorithm.name}) from None
+    # The InvokeResponse schema documents this body; building it directly, not through
+    # `dump` (which checks nothing), is the hot path's largest saving.
     return jsonify(
-        invoke_response.dump(
-            {
-                "request_id": g.request_id,
-                "status": "success",
-                "result": execution.result,
-                "metadata": execution.metadata,
-            }
-        )
+        {
+            "request_id": g.request_id,
+            "status": "success",
+            "result": execution.result,
+            "metadata": execution.metadata,
+        }
     )
 
 
