@@ -1,0 +1,188 @@
+"""Writes BENCHMARKS.md and bench/throughput.png from the results in bench/results/.
+
+BENCHMARKS.md is generated: to change it, change the benchmarks or this script and
+rerun them (`python -m bench`), never edit the file. Each benchmark's method text
+is its module docstring and its tables are its own `tables()`, so the report and
+the scripts' terminal output cannot disagree.
+
+Needs matplotlib (the `bench` extra: pip install -e '.[bench]').
+
+    python -m bench.report
+    python -m bench.report --results /tmp/results --output /tmp/B.md --plot /tmp/t.png
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bench import bench_http, bench_jobs, bench_memory
+from bench.common import RESULTS_DIR, ROOT, markdown_table, targets_table
+
+# results file stem -> (section title, the module that wrote it)
+SECTIONS: dict[str, tuple[str, ModuleType]] = {
+    "http": ("HTTP: our service against the bare Flask floor", bench_http),
+    "jobs": ("Jobs: creation throughput and create→completed latency", bench_jobs),
+    "memory": ("Memory: worker RSS once many jobs have expired", bench_memory),
+}
+ALGORITHM = "algorithm"  # bench/bench_algorithm.py's results (another script, its own format)
+RUN_ALL = "python -m bench"
+COLOURS = {"http": "#1f77b4", "jobs": "#ff7f0e"}
+FLOOR_COLOUR = "#9e9e9e"
+MACHINE_FIELDS = (("nproc", "CPUs (nproc)"), ("cpu_model", "CPU model"), ("ram_gib", "RAM (GiB)"),
+                  ("kernel", "Linux kernel"), ("python", "Python"), ("gunicorn", "gunicorn"),
+                  ("flask", "Flask"), ("wrk", "wrk"))
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", type=Path, default=RESULTS_DIR,
+                        help="directory of the *.json results (default bench/results)")
+    parser.add_argument("--output", type=Path, default=ROOT / "BENCHMARKS.md",
+                        help="the Markdown report (default BENCHMARKS.md)")
+    parser.add_argument("--plot", type=Path, default=ROOT / "bench" / "throughput.png",
+                        help="the PNG plot (default bench/throughput.png)")
+    return parser.parse_args(argv)
+
+
+def load_results(directory: Path) -> dict[str, dict[str, Any]]:
+    found = {}
+    for stem in (*SECTIONS, ALGORITHM):
+        path = directory / f"{stem}.json"
+        if path.exists():
+            found[stem] = json.loads(path.read_text())
+    if not set(found) & set(SECTIONS):
+        raise SystemExit(f"no results in {directory}: run `{RUN_ALL}` first")
+    return found
+
+
+def method_text(module: ModuleType) -> str:
+    """A module docstring without its summary line (the section title says it) and usage."""
+    paragraphs = module.__doc__.strip().split("\n\n")[1:]
+    return "\n\n".join(p for p in paragraphs if not p.startswith("    "))
+
+
+def machine_section(results: dict[str, dict]) -> str:
+    machine = next(results[stem]["machine"] for stem in SECTIONS if stem in results)
+    rows = [[label, machine.get(key, "")] for key, label in MACHINE_FIELDS]
+    runs = [[stem, results[stem]["finished_at"], f"{results[stem]['loadavg_1min_before']:.2f}",
+             f"{results[stem]['loadavg_1min_after']:.2f}"] for stem in SECTIONS if stem in results]
+    return "\n\n".join([
+        "## Machine and runs",
+        markdown_table(["", ""], rows),
+        "wrk and the server under test share these CPUs. A 1-minute load average well "
+        "above what the benchmark itself causes means other work competed for them.",
+        markdown_table(["benchmark", "finished (UTC)", "load avg before", "load avg after"], runs),
+    ])
+
+
+def commands_section(results: dict[str, dict]) -> str:
+    commands = [results[stem]["command"] for stem in SECTIONS if stem in results]
+    if ALGORITHM in results:
+        options = " ".join(f"--{key} {value}" for key, value in results[ALGORITHM]["settings"].items())
+        commands.insert(0, f"python bench/bench_algorithm.py {options}")
+    return "\n\n".join([
+        "## Commands",
+        f"Everything, then this report (about 10 minutes), from the repository root:\n\n"
+        f"```bash\n{RUN_ALL}\n```",
+        "`python -m bench --quick` is the same in a few seconds per benchmark, for checking the "
+        "scripts (tests/test_bench_smoke.py runs each one so). The runs behind this report:",
+        "```bash\n" + "\n".join(commands) + "\npython -m bench.report\n```",
+    ])
+
+
+def targets_section(results: dict[str, dict]) -> str:
+    targets = [t for stem in SECTIONS if stem in results for t in results[stem]["targets"]]
+    return "## Targets\n\n" + targets_table(targets)
+
+
+def bench_section(stem: str, document: dict[str, Any]) -> str:
+    title, module = SECTIONS[stem]
+    return "\n\n".join([f"## {title}", method_text(module), module.tables(document)])
+
+
+def algorithm_section(document: dict[str, Any]) -> str:
+    rows = []
+    for name, row in document["classes"].items():
+        ours, sympy = row["ours"], row["sympy"]
+        rows.append([name, row["count"], ours["p50_ms"], ours["p99_ms"], sympy["p50_ms"],
+                     sympy["p99_ms"], f"{sympy['p50_ms'] / ours['p50_ms']:.1f}×",
+                     f"{sympy['p99_ms'] / ours['p99_ms']:.1f}×"])
+    return "\n\n".join([
+        "## Algorithm: app.algorithms.number_theory against sympy",
+        "From bench/bench_algorithm.py (see its docstring): milliseconds per call of "
+        "`is_prime` + `factorize`, and sympy's `isprime` + `factorint` on the same inputs.",
+        markdown_table(["input class", "n", "ours p50 ms", "ours p99 ms", "sympy p50 ms",
+                        "sympy p99 ms", "sympy/ours p50", "sympy/ours p99"], rows),
+    ])
+
+
+def configurations(results: dict[str, dict]) -> list[tuple[str, dict[str, Any]]]:
+    """(results stem, configuration) for every configuration the benchmarks measured."""
+    return [(stem, configuration) for stem in SECTIONS if stem in results
+            for configuration in results[stem].get("configurations", [])]
+
+
+def plot(results: dict[str, dict], path: Path) -> None:
+    """Throughput and p99 latency per configuration, side by side, as horizontal bars."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("matplotlib is missing: pip install -e '.[bench]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = configurations(results)[::-1]  # barh draws bottom-up: keep the measuring order
+    rows = [row for _, row in measured]
+    names = [row["name"] for row in rows]
+    colours = [FLOOR_COLOUR if "(floor)" in row["name"] else COLOURS[stem] for stem, row in measured]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 0.45 * len(rows) + 1.6), sharey=True)
+    for axis, key, label in ((left, "rps", "requests/s (median of rounds)"),
+                             (right, "p99_ms", "p99 latency, ms (median of rounds)")):
+        values = [row[key] for row in rows]
+        bars = axis.barh(names, values, color=colours)
+        axis.bar_label(bars, labels=[f"{v:,.0f}" if key == "rps" else f"{v:.1f}" for v in values],
+                       padding=3, fontsize=8)
+        axis.set_xlabel(label)
+        axis.margins(x=0.18)
+        axis.grid(axis="x", alpha=0.3)
+    machine = next(results[stem]["machine"] for stem in SECTIONS if stem in results)
+    figure.suptitle(f"FunctionalScaffold under wrk, {machine['nproc']} CPUs shared by wrk and "
+                    "gunicorn. Blue: HTTP benchmark, orange: jobs benchmark, grey: bare Flask floor",
+                    fontsize=10)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(figure)
+
+
+def render(results: dict[str, dict], plot_path: Path, output: Path) -> str:
+    relative_plot = os.path.relpath(plot_path.resolve(), output.parent.resolve())
+    parts = [
+        "# Benchmarks",
+        "Generated by `python -m bench.report` from `bench/results/*.json`; do not edit by hand. "
+        f"Regenerate everything with `{RUN_ALL}`.",
+        machine_section(results),
+        commands_section(results),
+        targets_section(results),
+        f"![Throughput and p99 latency per configuration]({relative_plot})",
+        *(bench_section(stem, results[stem]) for stem in SECTIONS if stem in results),
+    ]
+    if ALGORITHM in results:
+        parts.append(algorithm_section(results[ALGORITHM]))
+    return "\n\n".join(parts) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    results = load_results(args.results)
+    plot(results, args.plot)
+    args.output.write_text(render(results, args.plot, args.output))
+    print(f"wrote {args.output} and {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
