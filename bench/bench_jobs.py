@@ -12,11 +12,13 @@ Latency: one job at a time, created and then polled with GET /jobs/{id} until it
 completed, timed on the client (the record's timestamps have whole-second resolution).
 It includes one poll round trip, about a millisecond.
 
-Modes: `embedded` (the default backend: a thread pool in the web process). A Redis
-mode belongs in MODES: a context manager that starts redis-server, the service with
-REDIS_URL and `--rq-workers N` RQ workers, and yields the service's base URL.
+Modes: `embedded` (the default backend: a thread pool in the web process) and `redis`
+(scale-out: redis-server, the web process with REDIS_URL and 2 gunicorn workers,
+`--rq-workers N` RQ job workers and one webhook process, as tests/servers.ScaleOut
+starts them).
 
     python -m bench.bench_jobs              # 3 rounds x 8 s per arm, 200 latency samples (~1 min)
+    python -m bench.bench_jobs --mode redis --rq-workers 2
     python -m bench.bench_jobs --quick      # 1 round x 1 s, 10 samples: a smoke run
 """
 from __future__ import annotations
@@ -25,16 +27,17 @@ import argparse
 import contextlib
 import functools
 import time
+from pathlib import Path
 from typing import Callable, ContextManager, Iterator
 
 import requests
 
 from bench.common import (
+    RESULTS_DIR,
     INVOKE_BODY,
     JOB_BODY,
     Load,
     WrkResult,
-    add_json_argument,
     add_wrk_arguments,
     alternating_rounds,
     invocation,
@@ -54,6 +57,7 @@ from bench.common import (
     wrk_path,
     wrk_settings,
 )
+from tests.servers import ScaleOut
 
 CREATE_RATIO_GOAL = 0.9  # the issue: job creation at >= 0.9x /invoke throughput
 CREATE = Load("POST", "/jobs", JOB_BODY)
@@ -70,19 +74,38 @@ def embedded(args: argparse.Namespace) -> Iterator[str]:
         yield server.base_url
 
 
-MODES: dict[str, Callable[[argparse.Namespace], ContextManager[str]]] = {"embedded": embedded}
+@contextlib.contextmanager
+def redis(args: argparse.Namespace) -> Iterator[str]:
+    """Scale-out: jobs in Redis, run by `--rq-workers` RQ worker processes."""
+    with ScaleOut(LIMITS_ENV, web_workers=2, job_workers=args.rq_workers) as deployment:
+        yield deployment.base_url
+
+
+MODES: dict[str, Callable[[argparse.Namespace], ContextManager[str]]] = {
+    "embedded": embedded, "redis": redis}
+
+
+def mode_label(args: argparse.Namespace) -> str:
+    return "embedded" if args.mode == "embedded" else f"redis, {args.rq_workers} RQ workers"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=sorted(MODES), default="embedded",
                         help="job backend (default embedded)")
+    parser.add_argument("--rq-workers", type=int, default=1,
+                        help="RQ job worker processes in redis mode (default 1)")
     add_wrk_arguments(parser, rounds=3, seconds=8)
     parser.add_argument("--samples", type=int, default=200,
                         help="jobs timed from creation to completion (default 200)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 1 s, 10 samples")
-    add_json_argument(parser, "jobs")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="results file (default bench/results/jobs.json, or "
+                             "jobs-redis-N.json in redis mode)")
     args = parser.parse_args(argv)
+    if args.json is None:
+        stem = "jobs" if args.mode == "embedded" else f"jobs-redis-{args.rq_workers}"
+        args.json = RESULTS_DIR / f"{stem}.json"
     if args.quick:
         args.rounds, args.seconds, args.samples = 1, 1, 10
     if args.rounds < 1 or args.seconds < 1 or args.samples < 1:
@@ -154,20 +177,21 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     wrk_path()
     watch = warn_if_busy()
+    mode = mode_label(args)
     with MODES[args.mode](args) as base_url:
         latency = completion_latency(base_url, args.samples)  # on an idle server, first
         rates = throughput(base_url, args)
     create_ratio = rates["ratio_create_over_invoke"]["rps"]
-    targets = [target(f"job creation / /invoke throughput ({args.mode})", create_ratio,
+    targets = [target(f"job creation / /invoke throughput ({mode})", create_ratio,
                       CREATE_RATIO_GOAL)]
     configurations = [
-        {"name": f"{CREATE.label} ({args.mode})", **rates["create"]["median"]},
-        {"name": f"{INVOKE.label} (jobs server, {args.mode})", **rates["invoke"]["median"]},
+        {"name": f"{CREATE.label} ({mode})", **rates["create"]["median"]},
+        {"name": f"{INVOKE.label} (jobs server, {mode})", **rates["invoke"]["median"]},
     ]
-    settings = {**wrk_settings(args), "mode": args.mode, "samples": args.samples,
-                "server_env": LIMITS_ENV}
+    settings = {**wrk_settings(args), "mode": args.mode, "rq_workers": args.rq_workers,
+                "samples": args.samples, "server_env": LIMITS_ENV}
     document = results_document("jobs", invocation("bench_jobs", argv), settings,
-                                {"mode": args.mode, "throughput": rates, "latency": latency,
+                                {"mode": mode, "throughput": rates, "latency": latency,
                                  "configurations": configurations, "targets": targets}, watch)
     print(f"\n{tables(document)}\n\n{targets_table(targets)}")
     save_results(args.json, document)

@@ -26,11 +26,14 @@ from bench.common import RESULTS_DIR, ROOT, markdown_table, targets_table
 SECTIONS: dict[str, tuple[str, ModuleType]] = {
     "http": ("HTTP: our service against the bare Flask floor", bench_http),
     "jobs": ("Jobs: creation throughput and create→completed latency", bench_jobs),
+    "jobs-redis-1": ("Jobs, scale-out mode: Redis and 1 RQ worker", bench_jobs),
+    "jobs-redis-2": ("Jobs, scale-out mode: Redis and 2 RQ workers", bench_jobs),
     "memory": ("Memory: worker RSS once many jobs have expired", bench_memory),
 }
 ALGORITHM = "algorithm"  # bench/bench_algorithm.py's results (another script, its own format)
 RUN_ALL = "python -m bench"
-COLOURS = {"http": "#1f77b4", "jobs": "#ff7f0e"}
+COLOURS = {"http": "#1f77b4", "jobs": "#ff7f0e", "jobs-redis-1": "#2ca02c",
+           "jobs-redis-2": "#d62728"}
 FLOOR_COLOUR = "#9e9e9e"
 MACHINE_FIELDS = (("nproc", "CPUs (nproc)"), ("cpu_model", "CPU model"), ("ram_gib", "RAM (GiB)"),
                   ("kernel", "Linux kernel"), ("python", "Python"), ("gunicorn", "gunicorn"),
@@ -99,9 +102,15 @@ def targets_section(results: dict[str, dict]) -> str:
     return "## Targets\n\n" + targets_table(targets)
 
 
-def bench_section(stem: str, document: dict[str, Any]) -> str:
-    title, module = SECTIONS[stem]
-    return "\n\n".join([f"## {title}", method_text(module), module.tables(document)])
+def bench_sections(results: dict[str, dict]) -> list[str]:
+    """One section per results file; a module's method is told once, at its first section."""
+    sections, told = [], set()
+    for stem, (title, module) in SECTIONS.items():
+        if stem in results:
+            method = [] if module in told else [method_text(module)]
+            told.add(module)
+            sections.append("\n\n".join([f"## {title}", *method, module.tables(results[stem])]))
+    return sections
 
 
 def algorithm_section(document: dict[str, Any]) -> str:
@@ -151,7 +160,7 @@ def plot(results: dict[str, dict], path: Path) -> None:
         axis.grid(axis="x", alpha=0.3)
     machine = next(results[stem]["machine"] for stem in SECTIONS if stem in results)
     figure.suptitle(f"FunctionalScaffold under wrk, {machine['nproc']} CPUs shared by wrk and "
-                    "gunicorn. Blue: HTTP benchmark, orange: jobs benchmark, grey: bare Flask floor",
+                    "gunicorn. blue: HTTP, orange: jobs (embedded), green/red: jobs (Redis, 1/2 RQ workers), grey: bare Flask floor",
                     fontsize=10)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -169,7 +178,7 @@ def render(results: dict[str, dict], plot_path: Path, output: Path) -> str:
         commands_section(results),
         targets_section(results),
         f"![Throughput and p99 latency per configuration]({relative_plot})",
-        *(bench_section(stem, results[stem]) for stem in SECTIONS if stem in results),
+        *bench_sections(results),
     ]
     if ALGORITHM in results:
         parts.append(algorithm_section(results[ALGORITHM]))
