@@ -33,9 +33,9 @@ from typing import Callable, ContextManager, Iterator
 import requests
 
 from bench.common import (
-    RESULTS_DIR,
     INVOKE_BODY,
     JOB_BODY,
+    RESULTS_DIR,
     Load,
     WrkResult,
     add_wrk_arguments,

@@ -102,19 +102,30 @@ def rss_kib(pid: int) -> dict[str, int]:
             "peak_rss_kib": fields["VmHWM"]}
 
 
-def metric(base_url: str, name: str, labels: str = "") -> float:
-    """One sample of our /metrics, e.g. metric(url, "jobs_active", 'state="pending"')."""
-    text = requests.get(base_url + "/metrics", timeout=10).text
-    selector = f"{name}{{{labels}}}" if labels else name
-    for line in text.splitlines():
-        if line.startswith(selector + " "):
-            return float(line.split()[-1])
-    return 0.0  # the family exists but nobody has written this series yet
+def series(name: str, labels: str = "") -> str:
+    """A series as /metrics writes it: series("jobs_active", 'state="pending"')."""
+    return f"{name}{{{labels}}}" if labels else name
+
+
+JOBS_CREATED = series("jobs_created_total", 'algorithm="PrimeChecker"')
+JOBS_PENDING = series("jobs_active", 'state="pending"')
+JOBS_RUNNING = series("jobs_active", 'state="running"')
+
+
+def metrics(base_url: str) -> dict[str, float]:
+    """Every sample of our /metrics by series; a series nobody has written yet is absent."""
+    samples = {}
+    for line in requests.get(base_url + "/metrics", timeout=10).text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
 
 
 def jobs_in_flight(base_url: str) -> float:
-    """Jobs waiting or running in the embedded backend (the jobs_active gauge)."""
-    return sum(metric(base_url, "jobs_active", f'state="{state}"') for state in ("pending", "running"))
+    """Jobs waiting or running (the jobs_active gauge)."""
+    samples = metrics(base_url)
+    return samples.get(JOBS_PENDING, 0.0) + samples.get(JOBS_RUNNING, 0.0)
 
 
 def wait_until_jobs_drained(base_url: str, timeout: float) -> None:

@@ -89,7 +89,8 @@ def commands_section(results: dict[str, dict]) -> str:
         commands.insert(0, f"python bench/bench_algorithm.py {options}")
     return "\n\n".join([
         "## Commands",
-        f"Everything, then this report (about 10 minutes), from the repository root:\n\n"
+        f"Everything, then this report (about 25 minutes on 2 cores, half of it draining the "
+        f"Redis-mode job queues between rounds), from the repository root:\n\n"
         f"```bash\n{RUN_ALL}\n```",
         "`python -m bench --quick` is the same in a few seconds per benchmark, for checking the "
         "scripts (tests/test_bench_smoke.py runs each one so). The runs behind this report:",
@@ -159,9 +160,9 @@ def plot(results: dict[str, dict], path: Path) -> None:
         axis.margins(x=0.18)
         axis.grid(axis="x", alpha=0.3)
     machine = next(results[stem]["machine"] for stem in SECTIONS if stem in results)
-    figure.suptitle(f"FunctionalScaffold under wrk, {machine['nproc']} CPUs shared by wrk and "
-                    "gunicorn. blue: HTTP, orange: jobs (embedded), green/red: jobs (Redis, 1/2 RQ workers), grey: bare Flask floor",
-                    fontsize=10)
+    figure.suptitle(f"FunctionalScaffold under wrk, {machine['nproc']} CPUs shared by wrk and gunicorn\n"
+                    "blue: HTTP, orange: jobs (embedded), green/red: jobs (Redis, 1/2 RQ workers), "
+                    "grey: bare Flask floor", fontsize=10)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100, metadata={"Software": None})
