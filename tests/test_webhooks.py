@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import time
 
-from tests.jobs_support import create_job, job, wait_job
+from tests.jobs_support import create_job, wait_job
 from tests.metrics_support import scrape_delta
 from tests.receivers import Receiver
-from tests.servers import wait_for
 from tests.transports import HttpTransport
 
 PAYLOAD_FIELDS = {"job_id", "status", "algorithm", "result", "error", "metadata", "completed_at"}

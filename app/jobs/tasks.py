@@ -6,10 +6,10 @@ app: everything they need is built from the environment, once per process.
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass
 import math
+import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 
