@@ -17,17 +17,15 @@ from app.auth import public_paths, register_auth
 from app.config import Settings
 from app.errors import register_error_handlers
 from app.extensions import EXTENSION_KEY, Scaffold
-from app.instrumentation import register_instrumentation
-from app.limits import register_limits
+from app.instrumentation import RequestCycle
 from app.jobs.embedded import EmbeddedBackend
 from app.jobs.rq_backend import RQBackend
 from app.jobs.service import JobService
+from app.limits import InvokeSlots
 from app.logs import configure_logging
 from app.metrics import Metrics
 from app.docs.routes import OPENAPI_KEY
 from app.openapi import build_spec
-from app.request_id import register_request_id
-from app.security_headers import register_security_headers
 from app.webhooks import delivery
 
 log = logging.getLogger(__name__)
@@ -49,17 +47,16 @@ def create_app(
                            settings.extra_algorithms)
     if settings.default_algorithm not in registry:
         raise ValueError(f"DEFAULT_ALGORITHM {settings.default_algorithm!r} is not registered")
-    services = Scaffold(settings=settings, metrics=Metrics(), algorithms=registry)
+    services = Scaffold(settings=settings, metrics=Metrics(), algorithms=registry,
+                        invoke_slots=InvokeSlots(settings.max_inflight_invoke))
     app.extensions[EXTENSION_KEY] = services
     services.readiness_checks["algorithm"] = lambda: _algorithms_answer(services)
     register_jobs(services)
 
-    register_request_id(app)
-    register_instrumentation(app, services.metrics)
+    # Request ids, security headers, HTTP metrics and the access log wrap every request.
+    app.wsgi_app = RequestCycle(app.wsgi_app, services.metrics)  # type: ignore[method-assign]
     register_error_handlers(app)
-    register_security_headers(app)
-    register_auth(app, settings)  # before the limits: a refused caller takes no /invoke slot
-    register_limits(app, settings)
+    register_auth(app, settings)
     register_blueprints(app)
     app.config[OPENAPI_KEY] = build_spec(services.algorithms, settings.default_algorithm,
                                          public_paths(settings))

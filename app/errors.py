@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from app.request_id import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,7 @@ def error_body(error: ApiError) -> dict[str, Any]:
         "error": error.code,
         "message": error.message,
         "details": error.details,
-        "request_id": getattr(g, "request_id", None),
+        "request_id": current_request_id(),
     }
     if request.path == JOBS_PATH_PREFIX or request.path.startswith(JOBS_PATH_PREFIX + "/"):
         return {"detail": body}

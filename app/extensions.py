@@ -22,6 +22,7 @@ class Scaffold:
     # name -> check; /readyz is ready when every check returns True.
     readiness_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     jobs: Any = None
+    invoke_slots: Any = None  # app.limits.InvokeSlots
 
     def algorithm(self, name: str) -> Algorithm:
         """The named algorithm, or the documented 404 listing what exists."""

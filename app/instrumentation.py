@@ -1,4 +1,9 @@
-"""Per-request bookkeeping: HTTP metrics and the one JSON access-log line.
+"""What happens around every request: its id, security headers, HTTP metrics, access log.
+
+`RequestCycle` wraps Flask's WSGI app (the way Flask's docs apply ProxyFix), so it
+sees every request and every response, errors included, and costs no Flask hooks:
+on /invoke, five before/after-request hooks and their context lookups were a third
+of the per-request time our service adds to a bare Flask app (BENCHMARKS.md).
 
 Labels use the route template (`/jobs/{job_id}`), never the raw path, so a scan of
 random URLs cannot blow up the number of time series.
@@ -9,16 +14,21 @@ import logging
 import re
 import time
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable, Iterable
 
-from flask import Flask, Response, g, request
-
+from app.logs import ACCESS_LOGGER, access_line
 from app.metrics import Metrics
+from app.request_id import ENVIRON_KEY, HEADER, request_id_for
+from app.security_headers import add_security_headers
 
-access_log = logging.getLogger("app.access")
+access_log = logging.getLogger(ACCESS_LOGGER)  # its level (LOG_LEVEL) turns the lines off
 
 UNMATCHED = "unmatched"
+# Any other method is counted as "OTHER": clients must not be able to mint label values.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+StartResponse = Callable[..., Any]
 
 
 @lru_cache(maxsize=256)
@@ -27,41 +37,49 @@ def route_template(rule: str) -> str:
     return _CONVERTER.sub(r"{\1}", rule)
 
 
-def register_instrumentation(app: Flask, metrics: Metrics) -> None:
-    # Label lookups take a lock each time; the few series a route produces are kept.
-    counters: dict[tuple[str, str, str], Any] = {}
-    histograms: dict[tuple[str, str], Any] = {}
+class RequestCycle:
+    def __init__(self, wsgi_app: Callable[[dict, StartResponse], Iterable[bytes]],
+                 metrics: Metrics) -> None:
+        self.wsgi_app = wsgi_app
+        self.metrics = metrics
 
-    @app.before_request
-    def start_timer() -> None:
-        g.started = time.perf_counter()
-        metrics.http_in_progress.inc()
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        request_id = environ[ENVIRON_KEY] = request_id_for(environ)
+        seen: dict[str, Any] = {"status": 500, "endpoint": UNMATCHED}
 
-    @app.after_request
-    def record(response: Response) -> Response:
-        started = g.pop("started", None)
-        if started is None:  # before_request never ran for this request
-            return response
-        metrics.http_in_progress.dec()
-        elapsed = time.perf_counter() - started
-        rule = request.url_rule
-        endpoint = route_template(rule.rule) if rule is not None else UNMATCHED
-        method = request.method
-        outcome = "success" if response.status_code < 400 else "error"
-        counter = counters.get((method, endpoint, outcome))
-        if counter is None:
-            counter = counters[method, endpoint, outcome] = metrics.http_requests.labels(
-                method, endpoint, outcome)
-        histogram = histograms.get((method, endpoint))
-        if histogram is None:
-            histogram = histograms[method, endpoint] = metrics.http_duration.labels(
-                method, endpoint)
-        counter.inc()
-        histogram.observe(elapsed)
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            seen["status"] = int(status[:3])
+            # Flask calls this inside its request context, where the routed request lives.
+            rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+            if rule is not None:
+                seen["endpoint"] = route_template(rule.rule)
+            headers.append((HEADER, request_id))
+            add_security_headers(headers)
+            return start_response(status, headers, exc_info)
+
+        self.metrics.http_in_progress.inc()
+        try:
+            return self.wsgi_app(environ, start)
+        finally:
+            self.metrics.http_in_progress.dec()
+            self._record(environ, request_id, seen["status"], seen["endpoint"],
+                         time.perf_counter() - started)
+
+    def _record(self, environ: dict[str, Any], request_id: str, status: int, endpoint: str,
+                elapsed: float) -> None:
+        method = environ.get("REQUEST_METHOD", "")
+        if method not in METHODS:
+            method = "OTHER"
+        outcome = "success" if status < 400 else "error"
+        metrics = self.metrics
+        metrics.series(metrics.http_requests, method, endpoint, outcome).inc()
+        metrics.series(metrics.http_duration, method, endpoint).observe(elapsed)
         if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                "request",
-                extra={"method": method, "path": request.path[:200], "endpoint": endpoint,
-                       "status": response.status_code, "duration_ms": round(elapsed * 1000, 3)},
-            )
-        return response
+            access_line(request_id, {"method": method, "path": _path(environ), "endpoint": endpoint,
+                                     "status": status, "duration_ms": round(elapsed * 1000, 3)})
+
+
+def _path(environ: dict[str, Any]) -> str:
+    """The request path as the client wrote it (WSGI hands it over as latin-1), cut at 200."""
+    return environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")[:200]

@@ -32,9 +32,16 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Built once: `json.loads(..., parse_int=...)` would build a decoder on every call.
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_refuse_constant)
+
+
 def loads(text: str | bytes) -> Any:
     """Decode JSON; NaN/Infinity are refused and oversized integers become HugeInteger."""
-    return json.loads(text, parse_int=_parse_int, parse_constant=_refuse_constant)
+    if isinstance(text, bytes):
+        # What json.loads does with bytes: UTF-8, or UTF-16/32 recognised by the first bytes.
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    return _DECODER.decode(text)
 
 
 def json_type(value: Any) -> str:

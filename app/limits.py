@@ -1,6 +1,6 @@
 """Limits that keep a process answering under load and its memory bounded.
 
-- /invoke runs at most `MAX_INFLIGHT_INVOKE` requests at once in each process. One
+- /invoke runs at most `MAX_INFLIGHT_INVOKE` algorithm calls at once in each process. One
   more is answered at once with 503 SERVICE_UNAVAILABLE and `Retry-After`, rather
   than waiting: the caller (or its load balancer) can retry, and the threads left
   over keep /healthz, /readyz and /metrics answering while slow algorithms are busy.
@@ -21,15 +21,12 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
-from flask import Flask, g, request
-
-from app.config import Settings
 from app.errors import ApiError, validation_error
 from app.validation import echo
 
-INVOKE_RULES = frozenset({"/invoke", "/invoke/<name>"})
 RETRY_AFTER_SECONDS = 1
 
 
@@ -51,21 +48,20 @@ def busy() -> ApiError:
                     headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
-def register_limits(app: Flask, settings: Settings) -> None:
-    """The /invoke in-flight limit: a slot is taken before the view and given back after."""
-    if settings.max_inflight_invoke < 1 or settings.max_params_bytes < 1:
-        raise ValueError("MAX_INFLIGHT_INVOKE and MAX_PARAMS_BYTES must be at least 1")
-    slots = threading.BoundedSemaphore(settings.max_inflight_invoke)
+class InvokeSlots:
+    """The /invoke in-flight limit of one process: `with slots.taken():` around a run."""
 
-    @app.before_request
-    def take_invoke_slot() -> None:
-        if request.url_rule is None or request.url_rule.rule not in INVOKE_RULES:
-            return
-        if not slots.acquire(blocking=False):
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("MAX_INFLIGHT_INVOKE must be at least 1")
+        self._slots = threading.BoundedSemaphore(limit)
+
+    @contextmanager
+    def taken(self) -> Iterator[None]:
+        """Hold a slot for the block, or raise the documented 503 at once if none is free."""
+        if not self._slots.acquire(blocking=False):
             raise busy()
-        g.invoke_slot = True
-
-    @app.teardown_request
-    def give_back_invoke_slot(_exc: BaseException | None) -> None:
-        if g.pop("invoke_slot", False):
-            slots.release()
+        try:
+            yield
+        finally:
+            self._slots.release()

@@ -9,7 +9,7 @@ is exposed directly.
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -45,6 +45,7 @@ class Metrics:
             )
         self.registry = registry or CollectorRegistry()
         self.extra_samples: Callable[[], Iterable[Sample]] | None = None
+        self._series: dict[tuple[Any, tuple[str, ...]], Any] = {}
         r = self.registry
         self.http_requests = Counter(
             "http_requests_total", "HTTP 请求总数", ["method", "endpoint", "status"], registry=r
@@ -78,6 +79,15 @@ class Metrics:
         self.webhook_deliveries = Counter(
             "webhook_deliveries_total", "Webhook 回调发送总数", ["status"], registry=r
         )
+
+    def series(self, family: Counter | Gauge | Histogram, *labels: str) -> Any:
+        """`family.labels(*labels)`, kept: prometheus_client takes a lock on every lookup,
+        and the hot paths ask for the same few series on every request."""
+        key = (family, labels)  # metric objects compare by identity
+        child = self._series.get(key)
+        if child is None:
+            child = self._series[key] = family.labels(*labels)
+        return child
 
     def render(self) -> bytes:
         """The text exposition: this process's registry, or every worker's files summed,

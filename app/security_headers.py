@@ -19,9 +19,19 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, Response, g, request
+from flask import Blueprint, Response, g, request
 
 DOCS_PAGES = frozenset({"/docs", "/redoc"})
+EVERY_RESPONSE = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"))
+
+
+def add_security_headers(headers: list[tuple[str, str]]) -> None:
+    """The headers every response gets, added to a WSGI header list (app.instrumentation)."""
+    headers.extend(EVERY_RESPONSE)
+    content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
+    if content_type.startswith("application/json"):
+        headers[:] = [(n, v) for n, v in headers if n.lower() != "cache-control"]
+        headers.append(("Cache-Control", "no-store"))
 
 
 def docs_csp(nonce: str) -> str:
@@ -46,15 +56,12 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
-def register_security_headers(app: Flask) -> None:
-    app.context_processor(lambda: {"csp_nonce": csp_nonce()})
+def register_docs_csp(docs: Blueprint) -> None:
+    """The nonce for the docs templates, and the policy on the two HTML pages."""
+    docs.context_processor(lambda: {"csp_nonce": csp_nonce()})
 
-    @app.after_request
-    def add_security_headers(response: Response) -> Response:
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        if response.mimetype == "application/json":
-            response.headers["Cache-Control"] = "no-store"
+    @docs.after_request
+    def add_content_security_policy(response: Response) -> Response:
         if request.path in DOCS_PAGES:
             response.headers["Content-Security-Policy"] = docs_csp(csp_nonce())
         return response

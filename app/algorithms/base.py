@@ -47,11 +47,11 @@ def execute(algorithm: Algorithm, params: dict[str, Any], metrics: Metrics) -> E
     try:
         result = algorithm.run(params)
     except Exception:
-        metrics.algorithm_executions.labels(algorithm.name, "error").inc()
+        metrics.series(metrics.algorithm_executions, algorithm.name, "error").inc()
         raise
     elapsed = time.perf_counter() - started
-    metrics.algorithm_executions.labels(algorithm.name, "success").inc()
-    metrics.algorithm_duration.labels(algorithm.name).observe(elapsed)
+    metrics.series(metrics.algorithm_executions, algorithm.name, "success").inc()
+    metrics.series(metrics.algorithm_duration, algorithm.name).observe(elapsed)
     return Execution(
         result=result,
         metadata={"algorithm": algorithm.name, "version": algorithm.version, "elapsed_time": elapsed},

@@ -5,7 +5,10 @@ docs work on a machine with no internet access.
 """
 from flask import Blueprint
 
+from app.security_headers import register_docs_csp
+
 bp = Blueprint("docs", __name__, static_folder="static", static_url_path="/docs/static",
                template_folder="templates")
+register_docs_csp(bp)
 
 from app.docs import routes  # noqa: E402,F401  (registers the routes on bp)

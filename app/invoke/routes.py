@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Response, g, jsonify
+from flask import Response, jsonify
 
 from app.algorithms.base import Algorithm, execute, one_line_error
 from app.errors import ApiError
-from app.extensions import scaffold
+from app.extensions import Scaffold, scaffold
 from app.invoke import bp
 from app.invoke.schemas import AlgorithmList
 from app.json_body import json_object_body
+from app.request_id import current_request_id
 from app.schemas import json_schema
 from app.validation import load
 
@@ -22,19 +23,23 @@ algorithm_list = AlgorithmList()
 def invoke_default() -> Response:
     """同步调用算法: the default algorithm (PrimeChecker unless DEFAULT_ALGORITHM says otherwise)."""
     services = scaffold()
-    return _invoke(services.algorithm(services.settings.default_algorithm))
+    return _invoke(services, services.algorithm(services.settings.default_algorithm))
 
 
 @bp.post("/invoke/<name>")
 def invoke_named(name: str) -> Response:
     """The same call for any registered algorithm, by name."""
-    return _invoke(scaffold().algorithm(name))
+    services = scaffold()
+    return _invoke(services, services.algorithm(name))
 
 
-def _invoke(algorithm: Algorithm) -> Response:
+def _invoke(services: Scaffold, algorithm: Algorithm) -> Response:
     params = load(algorithm.params_schema, json_object_body())
     try:
-        execution = execute(algorithm, params, scaffold().metrics)
+        with services.invoke_slots.taken():
+            execution = execute(algorithm, params, services.metrics)
+    except ApiError:
+        raise
     except Exception as exc:
         log.exception("algorithm failed", extra={"algorithm": algorithm.name})
         raise ApiError(500, "ALGORITHM_ERROR", one_line_error(exc), {"algorithm": algorithm.name}) from None
@@ -42,7 +47,7 @@ def _invoke(algorithm: Algorithm) -> Response:
     # `dump` (which checks nothing), is the hot path's largest saving.
     return jsonify(
         {
-            "request_id": g.request_id,
+            "request_id": current_request_id(),
             "status": "success",
             "result": execution.result,
             "metadata": execution.metadata,

@@ -58,7 +58,7 @@ class EmbeddedBackend:
             if not self.store.create(record):
                 return False
             self._queued += 1
-            self.metrics.jobs_active.labels(PENDING).inc()
+            self.metrics.series(self.metrics.jobs_active, PENDING).inc()
             self._futures[record.job_id] = self._jobs.submit(self._run, record.job_id)
         return True
 
@@ -96,18 +96,18 @@ class EmbeddedBackend:
 
     def _run(self, job_id: str) -> None:
         self._left_queue()
-        self.metrics.jobs_active.labels(RUNNING).inc()
+        self.metrics.series(self.metrics.jobs_active, RUNNING).inc()
         try:
             run_job(job_id, self.store, self.algorithms, self.metrics, self._notify)
         finally:
-            self.metrics.jobs_active.labels(RUNNING).dec()
+            self.metrics.series(self.metrics.jobs_active, RUNNING).dec()
             with self._lock:
                 self._futures.pop(job_id, None)
 
     def _left_queue(self) -> None:
         with self._lock:
             self._queued -= 1
-        self.metrics.jobs_active.labels(PENDING).dec()
+        self.metrics.series(self.metrics.jobs_active, PENDING).dec()
 
     def _fail(self, job_id: str, expected: str, error: str) -> None:
         failed = fail_job(job_id, self.store, self.metrics, error, expected={expected})

@@ -43,11 +43,11 @@ def run_job(
     finished = store.transition(
         job_id, {RUNNING}, completed_at=max(time.time(), started), **changes
     )
-    metrics.job_duration.labels(record.algorithm).observe(time.perf_counter() - clock)
+    metrics.series(metrics.job_duration, record.algorithm).observe(time.perf_counter() - clock)
     if finished is None:  # cancelled or expired meanwhile: the outcome has nowhere to go
         log.info("job result discarded: no longer running", extra=context)
         return None
-    metrics.jobs_completed.labels(record.algorithm, finished.status).inc()
+    metrics.series(metrics.jobs_completed, record.algorithm, finished.status).inc()
     log.info("job finished", extra={**context, "status": finished.status})
     on_finished(finished)
     return finished
@@ -65,6 +65,6 @@ def fail_job(job_id: str, store: JobStore, metrics: Metrics, error: str,
         started_at=current.started_at or now, completed_at=now,
     )
     if finished is not None:
-        metrics.jobs_completed.labels(finished.algorithm, FAILED).inc()
+        metrics.series(metrics.jobs_completed, finished.algorithm, FAILED).inc()
         log.warning("job failed", extra={"job_id": job_id, "error": error})
     return finished

@@ -1,13 +1,14 @@
 """POST /jobs and GET /jobs/{job_id}. Errors here are wrapped as {"detail": {...}}."""
 from __future__ import annotations
 
-from flask import Response, g, jsonify, request, url_for
+from flask import Response, jsonify, request, url_for
 
 from app.extensions import scaffold
 from app.jobs import bp
 from app.jobs.model import iso
 from app.jobs.schemas import JobCreateResponse, JobStatusResponse
 from app.json_body import json_object_body
+from app.request_id import current_request_id
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 job_created = JobCreateResponse()
@@ -21,7 +22,7 @@ def create_job() -> Response:
     A repeat with the same Idempotency-Key and body answers 200 with the same job.
     """
     record, replayed = scaffold().jobs.create(
-        json_object_body(), g.request_id, request.headers.get(IDEMPOTENCY_HEADER)
+        json_object_body(), current_request_id(), request.headers.get(IDEMPOTENCY_HEADER)
     )
     response = jsonify(
         job_created.dump(

@@ -53,6 +53,8 @@ class JobService:
         self.metrics = metrics
         self.policy = policy
         self.job_ttl_seconds = job_ttl_seconds
+        if max_params_bytes < 1:
+            raise ValueError("MAX_PARAMS_BYTES must be at least 1")
         self.max_params_bytes = max_params_bytes
 
     def create(self, body: Mapping[str, Any], request_id: str,
@@ -93,7 +95,7 @@ class JobService:
             current = self.get(job_id)
             raise ApiError(409, "CONFLICT", f"a {current.status} job cannot be cancelled",
                            {"status": current.status})
-        self.metrics.jobs_completed.labels(record.algorithm, CANCELLED).inc()
+        self.metrics.series(self.metrics.jobs_completed, record.algorithm, CANCELLED).inc()
         log.info("job cancelled", extra={"job_id": job_id})
         return cancelled
 
@@ -114,7 +116,7 @@ class JobService:
                                params=data["params"], webhook=data["webhook"],
                                request_id=request_id)
             if self.backend.submit(record):
-                self.metrics.jobs_created.labels(record.algorithm).inc()
+                self.metrics.series(self.metrics.jobs_created, record.algorithm).inc()
                 log.info("job created", extra={"job_id": record.job_id,
                                                "algorithm": record.algorithm})
                 return record

@@ -56,7 +56,7 @@ def attempt_delivery(
                "outcome": outcome, "reason": result.reason, "next_in_seconds": delay},
     )
     if outcome != RETRYING:
-        metrics.webhook_deliveries.labels("success" if result.delivered else "failed").inc()
+        metrics.series(metrics.webhook_deliveries, "success" if result.delivered else "failed").inc()
     return delay
 
 
