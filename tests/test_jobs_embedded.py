@@ -27,7 +27,11 @@ def test_one_worker_process_whatever_web_concurrency_says(limited_service):
                               if "embedded job store" in l.get("message", "")],
                      message="the correction to be logged")
     assert "asked for 4" in lines[0]["message"]
-    booted = [l for l in limited_service.json_lines() if "Booting worker" in l.get("message", "")]
+    # The master spawns every worker before any answers, and the service answered already;
+    # the wait is only for its log lines to be flushed.
+    booted = wait_for(lambda: [l for l in limited_service.json_lines()
+                               if "Booting worker" in l.get("message", "")],
+                      message="the master's boot lines")
     assert len(booted) == 1
 
 

@@ -56,7 +56,9 @@ def test_concurrent_jobs_are_shared_by_every_web_process(scale_out):
 
 @pytest.fixture
 def own_deployment():
-    with ScaleOut({**JOBS_ENV, "MAX_QUEUE": "3"}, web_workers=2, job_workers=2) as deployment:
+    # DEBUG: the "job started" line tells which worker process runs a job (_worker_running).
+    with ScaleOut({**JOBS_ENV, "MAX_QUEUE": "3", "LOG_LEVEL": "DEBUG"}, web_workers=2,
+                  job_workers=2) as deployment:
         yield deployment
 
 

@@ -30,7 +30,7 @@ def run_job(
         log.info("job not pending any more; not run", extra={"job_id": job_id})
         return None
     context = {"job_id": job_id, "request_id": record.request_id, "algorithm": record.algorithm}
-    log.info("job started", extra=context)
+    log.debug("job started", extra=context)
     clock = time.perf_counter()
     try:
         algorithm = algorithms[record.algorithm]

@@ -51,6 +51,8 @@ class MemoryJobStore:
         self._expires_at: dict[str, float] = {}
         self._expiry_order: deque[tuple[float, str]] = deque()
         self._remembered: dict[str, tuple[float, dict[str, Any]]] = {}
+        # Deadlines in the order given; with the one TTL the service uses, also in time order.
+        self._remembered_order: deque[tuple[float, str]] = deque()
         self._dropped_since_trim = 0
 
     def __len__(self) -> int:
@@ -100,6 +102,7 @@ class MemoryJobStore:
             if kept is not None and kept[0] > now:
                 return kept[1]
             self._remembered[key] = (now + ttl_seconds, value)
+            self._remembered_order.append((now + ttl_seconds, key))
             return None
 
     def forget(self, key: str) -> None:
@@ -138,8 +141,11 @@ class MemoryJobStore:
     def _sweep_locked(self) -> int:
         now = self._clock()
         dropped = 0
-        for key in [k for k, (until, _) in self._remembered.items() if until <= now]:
-            del self._remembered[key]
+        while self._remembered_order and self._remembered_order[0][0] <= now:
+            deadline, key = self._remembered_order.popleft()
+            kept = self._remembered.get(key)
+            if kept is not None and kept[0] == deadline:  # not renewed or forgotten since
+                del self._remembered[key]
         while self._expiry_order and self._expiry_order[0][0] <= now:
             deadline, job_id = self._expiry_order.popleft()
             if self._expires_at.get(job_id) == deadline:  # not already dropped by `_live`

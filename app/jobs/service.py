@@ -117,7 +117,7 @@ class JobService:
                                request_id=request_id)
             if self.backend.submit(record):
                 self.metrics.series(self.metrics.jobs_created, record.algorithm).inc()
-                log.info("job created", extra={"job_id": record.job_id,
+                log.debug("job created", extra={"job_id": record.job_id,
                                                "algorithm": record.algorithm})
                 return record
             if job_id is not None:
