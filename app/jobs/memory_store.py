@@ -10,34 +10,17 @@ behind (BENCHMARKS.md, memory).
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import threading
 import time
 from collections import deque
 from dataclasses import replace
 from typing import Any, Callable, Iterable
 
+from app.heap import release_free_heap
 from app.jobs.model import FINISHED, JobRecord
 from app.jobs.store import StoreFull
 
 TRIM_AFTER_DROPPING = 1000
-
-
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        return None
-
-
-_TRIM = _malloc_trim()
-
-
-def release_free_heap() -> None:
-    """Give free heap pages back to the OS (glibc's malloc_trim; a no-op elsewhere)."""
-    if _TRIM is not None:
-        _TRIM(0)
 
 
 class MemoryJobStore:
@@ -112,16 +95,18 @@ class MemoryJobStore:
     def sweep(self) -> int:
         """Drop every expired record; the number dropped.
 
-        After a large sweep the C heap is trimmed: records freed by this thread were
-        allocated by request threads, in glibc arenas it would otherwise keep.
+        After a large sweep, or one that empties the store, the C heap is trimmed:
+        records freed by this thread were allocated by request threads, in glibc
+        arenas it would otherwise keep.
         """
         with self._lock:
             dropped = self._sweep_locked()
-            if not self._jobs:
+            emptied = dropped > 0 and not self._jobs
+            if emptied:
                 self._jobs = {}  # a dict never shrinks its table by itself
                 self._expires_at = {}
         self._dropped_since_trim += dropped
-        if self._dropped_since_trim >= TRIM_AFTER_DROPPING:
+        if self._dropped_since_trim >= TRIM_AFTER_DROPPING or emptied:
             self._dropped_since_trim = 0
             release_free_heap()
         return dropped
