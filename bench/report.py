@@ -40,6 +40,9 @@ MACHINE_FIELDS = (("nproc", "CPUs (nproc)"), ("cpu_model", "CPU model"), ("ram_g
                   ("flask", "Flask"), ("wrk", "wrk"))
 
 
+FINDINGS = ROOT / "bench" / "findings.md"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=RESULTS_DIR,
@@ -99,8 +102,11 @@ def commands_section(results: dict[str, dict]) -> str:
 
 
 def targets_section(results: dict[str, dict]) -> str:
+    """The targets table, then bench/findings.md: what the numbers mean and why a target
+    is missed (written by hand, since it is analysis; the figures stay generated)."""
     targets = [t for stem in SECTIONS if stem in results for t in results[stem]["targets"]]
-    return "## Targets\n\n" + targets_table(targets)
+    findings = FINDINGS.read_text().strip() if FINDINGS.exists() else ""
+    return "\n\n".join(filter(None, ["## Targets", targets_table(targets), findings]))
 
 
 def bench_sections(results: dict[str, dict]) -> list[str]:
