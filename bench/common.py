@@ -91,6 +91,12 @@ def worker_pid(master_pid: int) -> int:
     return wait_for(child, timeout=10, message=f"a worker of gunicorn master {master_pid}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a process has used so far, user and system (utime + stime in /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kib(pid: int) -> dict[str, int]:
     """Resident memory of a process in KiB: total (VmRSS), and its anonymous part (RssAnon)."""
     fields = {}
@@ -175,6 +181,9 @@ class WrkResult:
     p90_ms: float
     p99_ms: float
     max_ms: float
+    # The server worker's CPU time per response (µs), when run_wrk was given its pid:
+    # unlike req/s it does not move when wrk or another process takes the CPUs.
+    cpu_us_per_request: float | None = None
 
 
 _LUA_TEMPLATE = """\
@@ -212,11 +221,13 @@ def lua_script(load: Load) -> str:
 
 def run_wrk(base_url: str, load: Load, seconds: int, connections: int = DEFAULT_CONNECTIONS,
             threads: int = DEFAULT_WRK_THREADS,
-            stop_when: Callable[[], bool] | None = None) -> WrkResult:
+            stop_when: Callable[[], bool] | None = None,
+            worker: int | None = None) -> WrkResult:
     """One wrk run of `seconds` (at least 1: wrk's resolution), or until `stop_when()` is true.
 
     `stop_when` is polled every 0.2 s; wrk is then interrupted (SIGINT), which it
-    answers by reporting what it measured so far.
+    answers by reporting what it measured so far. With `worker` (a server process's
+    pid), the result also says how much of that process's CPU time each response took.
     """
     threads = min(threads, connections)
     with tempfile.NamedTemporaryFile("w", prefix="bench-", suffix=".lua") as script:
@@ -224,6 +235,7 @@ def run_wrk(base_url: str, load: Load, seconds: int, connections: int = DEFAULT_
         script.flush()
         command = [wrk_path(), f"-t{threads}", f"-c{connections}", f"-d{max(1, seconds)}s",
                    "--timeout", "10s", "-s", script.name, base_url + load.path]
+        cpu_before = cpu_seconds(worker) if worker is not None else 0.0
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)
         deadline = time.monotonic() + max(1, seconds) + 60
@@ -235,6 +247,7 @@ def run_wrk(base_url: str, load: Load, seconds: int, connections: int = DEFAULT_
                 process.kill()
             time.sleep(0.2)
         stdout, stderr = process.communicate()
+        cpu_used = cpu_seconds(worker) - cpu_before if worker is not None else None
     marker = re.search(r"^WRK_JSON (.*)$", stdout, re.MULTILINE)
     if process.returncode != 0 or marker is None:
         raise RuntimeError(f"{shlex.join(command)} failed:\n{stdout}\n{stderr}")
@@ -247,6 +260,8 @@ def run_wrk(base_url: str, load: Load, seconds: int, connections: int = DEFAULT_
         seconds=round(elapsed, 3), rps=round(ok / elapsed, 1),
         p50_ms=raw["p50"] / 1e3, p90_ms=raw["p90"] / 1e3, p99_ms=raw["p99"] / 1e3,
         max_ms=raw["max"] / 1e3,
+        cpu_us_per_request=(round(cpu_used / raw["requests"] * 1e6, 1)
+                            if cpu_used is not None and raw["requests"] else None),
     )
 
 
@@ -268,7 +283,8 @@ def summarise_runs(runs: list[WrkResult]) -> dict[str, Any]:
     return {
         "rounds": [asdict(run) for run in runs],
         "median": {key: median([getattr(run, key) for run in runs])
-                   for key in ("rps", "p50_ms", "p99_ms")},
+                   for key in ("rps", "p50_ms", "p99_ms", "cpu_us_per_request")
+                   if getattr(runs[0], key) is not None},
         "non_2xx": sum(run.non_2xx for run in runs),
         "socket_errors": sum(run.socket_errors for run in runs),
     }
@@ -280,6 +296,10 @@ def ratio(numerator: list[WrkResult], denominator: list[WrkResult]) -> dict[str,
         "rps": median([r.rps for r in numerator]) / median([r.rps for r in denominator]),
         "p99_ms": median([r.p99_ms for r in numerator]) / median([r.p99_ms for r in denominator]),
         "per_round_rps": [round(n.rps / d.rps, 3) for n, d in zip(numerator, denominator, strict=True)],
+        # CPU time per response, theirs over ours: what req/s would show on a quiet machine.
+        **({"cpu": median([d.cpu_us_per_request for d in denominator])
+                   / median([n.cpu_us_per_request for n in numerator])}
+           if numerator[0].cpu_us_per_request is not None else {}),
     }
 
 

@@ -70,12 +70,16 @@ def test_http_benchmark(results_dir):
     for name in ("invoke", "healthz"):
         assert set(scenarios[name]["servers"]) == {"ours", "floor"}
         assert scenarios[name]["ratio_ours_over_floor"]["rps"] > 0
+        assert scenarios[name]["ratio_ours_over_floor"]["cpu"] > 0
     assert set(scenarios["get_job"]["servers"]) == {"ours"}
     for scenario in scenarios.values():
         for summary in scenario["servers"].values():
             assert_measured(summary)
+            # The worker's CPU time per response, read from /proc around each round.
+            assert summary["median"]["cpu_us_per_request"] > 0
     assert len(document["configurations"]) == 5
-    assert all(set(c) == CONFIGURATION_KEYS for c in document["configurations"])
+    assert all(set(c) == CONFIGURATION_KEYS | {"cpu_us_per_request"}
+               for c in document["configurations"])
 
 
 def test_jobs_benchmark(results_dir):
