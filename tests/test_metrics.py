@@ -4,7 +4,7 @@ from __future__ import annotations
 import requests
 
 from tests.metrics_support import parse, sample, scrape
-from tests.servers import Service
+from tests.servers import Service, wait_for
 
 DOCUMENTED = {
     "http_requests": ("counter", {"method", "endpoint", "status"}),
@@ -53,14 +53,22 @@ def test_counts_are_right_across_two_gunicorn_workers(redis_server):
     # Several worker processes are allowed only when jobs live in Redis.
     env = {"REDIS_URL": redis_server.url, "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2"}
     with Service(env) as service:
-        total = 80
-        for i in range(total):
-            # A new connection each time lets the kernel hand requests to either worker.
-            response = requests.post(service.url("/invoke"), json={"number": i},
-                                     headers={"Connection": "close"}, timeout=10)
-            assert response.status_code == 200
-        pids = {line["pid"] for line in service.json_lines() if line.get("endpoint") == "/invoke"}
-        assert len(pids) == 2, "both workers should have served requests"
+        def access_lines() -> list[dict]:
+            return [line for line in service.json_lines() if line.get("endpoint") == "/invoke"]
+
+        # A new connection each time lets the kernel hand requests to either worker, but
+        # it may pick the same one for a long run: send batches (at most 10) until both
+        # have served, each batch's access lines waited for (they are written every 0.1 s).
+        total = 0
+        while total < 400 and len({line["pid"] for line in access_lines()}) < 2:
+            for _ in range(40):
+                response = requests.post(service.url("/invoke"), json={"number": total},
+                                         headers={"Connection": "close"}, timeout=10)
+                assert response.status_code == 200
+                total += 1
+            wait_for(lambda: len(access_lines()) == total, timeout=10,
+                     message=f"{total} access lines")
+        assert len({line["pid"] for line in access_lines()}) == 2, "both workers should serve"
         for _ in range(3):  # every scrape, whichever worker answers it, sees every worker's samples
             families = parse(requests.get(service.url("/metrics"), timeout=10).text)
             assert sample(families, "http_requests_total", endpoint="/invoke",
