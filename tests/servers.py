@@ -67,6 +67,8 @@ class ManagedProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
+        # Starting twice would lose the first child, left running after the tests.
+        assert not self.alive(), "already started"
         self.process = subprocess.Popen(
             self.command, cwd=ROOT, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT,
             start_new_session=True,

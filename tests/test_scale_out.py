@@ -19,7 +19,7 @@ from tests.conftest import JOBS_ENV
 from tests.jobs_support import create_job, job, wait_job
 from tests.metrics_support import scrape_delta
 from tests.receivers import Receiver
-from tests.servers import ScaleOut, wait_for
+from tests.servers import ScaleOut, Service, wait_for
 from tests.transports import HttpTransport
 
 
@@ -35,7 +35,7 @@ def test_concurrent_jobs_are_shared_by_every_web_process(scale_out):
             ))
         assert len(set(ids)) == 200
         # A second web deployment, as on another machine, sees the same jobs.
-        with scale_out.start_web() as other_machine:
+        with Service(scale_out.env) as other_machine:
             for job_id, number in zip(ids, numbers):
                 record = wait_job(HttpTransport(other_machine.base_url), job_id,
                                   webhook_status="delivered", timeout=60)
