@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Mapping
 
 from app.algorithms.base import Algorithm
@@ -20,6 +19,7 @@ from app.config import Settings
 from app.jobs.backend import QueueFull
 from app.jobs.delayed_executor import DelayedExecutor
 from app.jobs.execution import fail_job, run_job
+from app.jobs.job_threads import JobThreads
 from app.jobs.memory_store import MemoryJobStore
 from app.jobs.model import PENDING, RUNNING, JobRecord
 from app.metrics import Metrics
@@ -41,7 +41,6 @@ class EmbeddedBackend:
         self.sender = sender
         self.store = MemoryJobStore(settings.job_ttl_seconds, settings.max_jobs)
         self._lock = threading.Lock()
-        self._futures: dict[str, Future] = {}
         self._queued = 0
         self._accepting = True
         self._started_in: int | None = None
@@ -59,7 +58,7 @@ class EmbeddedBackend:
                 return False
             self._queued += 1
             self.metrics.series(self.metrics.jobs_active, PENDING).inc()
-            self._futures[record.job_id] = self._jobs.submit(self._run, record.job_id)
+            self._jobs.submit(record.job_id)
         return True
 
     def healthy(self) -> bool:
@@ -73,20 +72,16 @@ class EmbeddedBackend:
         """
         with self._lock:
             self._accepting = False
-            futures = dict(self._futures)
         if self._started_in != os.getpid():
             return True
         log.info("job backend shutting down", extra={"grace_seconds": grace_seconds})
         self._stop_sweeper.set()
-        for job_id, future in futures.items():
-            if future.cancel():
-                self._left_queue()
-                self._fail(job_id, PENDING, SHUTDOWN_BEFORE_START)
-        self._jobs.shutdown(wait=False, cancel_futures=True)
-        still_running = wait(futures.values(), grace_seconds / 2).not_done
-        for job_id, future in futures.items():
-            if future in still_running:
-                self._fail(job_id, RUNNING, SHUTDOWN_WHILE_RUNNING)
+        for job_id in self._jobs.stop():
+            self._left_queue()
+            self._fail(job_id, PENDING, SHUTDOWN_BEFORE_START)
+        still_running = self._jobs.wait_running(grace_seconds / 2)
+        for job_id in still_running:
+            self._fail(job_id, RUNNING, SHUTDOWN_WHILE_RUNNING)
         abandoned = self._deliveries.shutdown(grace_seconds / 2)
         if abandoned:
             log.warning("webhook retries abandoned at shutdown", extra={"count": abandoned})
@@ -101,8 +96,6 @@ class EmbeddedBackend:
             run_job(job_id, self.store, self.algorithms, self.metrics, self._notify)
         finally:
             self.metrics.series(self.metrics.jobs_active, RUNNING).dec()
-            with self._lock:
-                self._futures.pop(job_id, None)
 
     def _left_queue(self) -> None:
         with self._lock:
@@ -140,7 +133,7 @@ class EmbeddedBackend:
         with self._lock:
             if self._started_in == os.getpid():
                 return
-            self._jobs = ThreadPoolExecutor(self.settings.job_workers, thread_name_prefix="job")
+            self._jobs = JobThreads(self.settings.job_workers, self._run, "job")
             self._deliveries = DelayedExecutor(self.settings.webhook_workers, "webhook")
             self._stop_sweeper = threading.Event()
             self._sweeper = threading.Thread(target=self._sweep_until_stopped,
