@@ -55,8 +55,10 @@ def test_stop_hands_back_waiting_jobs_and_reports_the_running_ones():
     for job_id in ("slow", "next-1", "next-2"):
         threads.submit(job_id)
     run.wait(lambda: run.started["slow"] == 1)
+    assert threads.waiting() == 2
 
     assert threads.stop() == ["next-1", "next-2"]
+    assert threads.waiting() == 0
     assert threads.wait_running(0.05) == {"slow"}, "still running when the wait ends"
     threads.submit("after-stop")
     run.release.set()

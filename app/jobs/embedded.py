@@ -41,7 +41,6 @@ class EmbeddedBackend:
         self.sender = sender
         self.store = MemoryJobStore(settings.job_ttl_seconds, settings.max_jobs)
         self._lock = threading.Lock()
-        self._queued = 0
         self._accepting = True
         self._started_in: int | None = None
 
@@ -52,11 +51,11 @@ class EmbeddedBackend:
         with self._lock:
             if not self._accepting:
                 raise QueueFull("shutting down")
-            if self._queued >= self.settings.max_queue:
-                raise QueueFull(f"{self._queued} jobs waiting")
+            waiting = self._jobs.waiting()
+            if waiting >= self.settings.max_queue:
+                raise QueueFull(f"{waiting} jobs waiting")
             if not self.store.create(record):
                 return False
-            self._queued += 1
             self.metrics.series(self.metrics.jobs_active, PENDING).inc()
             self._jobs.submit(record.job_id)
         return True
@@ -98,8 +97,6 @@ class EmbeddedBackend:
             self.metrics.series(self.metrics.jobs_active, RUNNING).dec()
 
     def _left_queue(self) -> None:
-        with self._lock:
-            self._queued -= 1
         self.metrics.series(self.metrics.jobs_active, PENDING).dec()
 
     def _fail(self, job_id: str, expected: str, error: str) -> None:
