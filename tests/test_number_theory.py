@@ -14,13 +14,18 @@ Two ways of checking a factorisation against sympy are used:
 
 from __future__ import annotations
 
+import math
 import random
 from math import isqrt, prod
 
 import pytest
 import sympy
 
+from app.algorithms import ecm
+from app.algorithms import number_theory
 from app.algorithms.number_theory import (
+    ECM,
+    ECM_FROM,
     INT64_MAX,
     INT64_MIN,
     MILLER_RABIN,
@@ -45,19 +50,25 @@ def sympy_factor_list(n: int) -> list[int]:
     return sorted(p for p, e in sympy.factorint(n).items() for _ in range(e))
 
 
-def expected_method(n: int, prime_factors: list[int]) -> str:
-    """The method the module docstring promises, from the prime factors of n ([n] for a prime).
+def expected_methods(n: int, prime_factors: list[int]) -> set[str]:
+    """The methods the module docstring allows, from the prime factors of n ([n] for a prime).
 
-    The rough part is what trial division by the primes below 1000 leaves.
+    The rough part is what trial division by the primes below 1000 leaves; a perfect
+    power of it is split through its root.  From ECM_FROM up, ECM is tried first and
+    rho only takes over where its curves are spent, so either name is allowed there.
     """
     if n < 2:
-        return TRIAL_DIVISION
+        return {TRIAL_DIVISION}
     rough = [p for p in prime_factors if p > SMALL_PRIME_BOUND]
     if prod(rough) < TRIAL_DIVISION_PROVES_BELOW:
-        return TRIAL_DIVISION
-    if len(set(rough)) == 1:
-        return MILLER_RABIN
-    return POLLARD_BRENT
+        return {TRIAL_DIVISION}
+    distinct = set(rough)
+    if len(distinct) == 1:
+        return {MILLER_RABIN}
+    exponent = math.gcd(*(rough.count(p) for p in distinct))
+    if prod(rough) < ECM_FROM**exponent:
+        return {POLLARD_BRENT}
+    return {ECM, POLLARD_BRENT}
 
 
 def check(n: int, expected_factors: list[int] | None = None) -> str:
@@ -74,7 +85,7 @@ def check(n: int, expected_factors: list[int] | None = None) -> str:
         assert factors == sorted(factors), n
         assert prod(factors) == n, n
         assert all(sympy.isprime(p) for p in factors), n
-    assert method == expected_method(n, factors or [n]), (n, method)
+    assert method in expected_methods(n, factors or [n]), (n, method)
     return method
 
 
@@ -121,12 +132,14 @@ def test_documented_examples():
     assert is_prime(17) and not is_prime(12)
 
 
-def test_method_names_of_the_three_kinds_of_input():
+def test_method_names_of_the_four_kinds_of_input():
     largest_prime = sympy.prevprime(INT64_MAX)
+    small_semiprime = 1000003 * 1000033  # rough, and below ECM_FROM
     semiprime = LARGEST_SQUARE_ROOT_PRIME * sympy.prevprime(LARGEST_SQUARE_ROOT_PRIME)
     assert factorize(17)[1] == TRIAL_DIVISION
     assert factorize(largest_prime) == ([], MILLER_RABIN)
-    assert factorize(semiprime)[1] == POLLARD_BRENT
+    assert factorize(small_semiprime) == ([1000003, 1000033], POLLARD_BRENT)
+    assert factorize(semiprime)[1] == ECM
 
 
 # --- edge values --------------------------------------------------------------
@@ -236,7 +249,7 @@ def test_carmichael_numbers_and_strong_pseudoprimes(n):
 
 def test_large_chernick_carmichael_numbers():
     for n, factors in chernick_carmichael_numbers(5):
-        assert check(n, factors) == POLLARD_BRENT
+        check(n, factors)
 
 
 def test_primes_that_divide_a_miller_rabin_base():
@@ -282,7 +295,50 @@ def test_semiprimes_of_two_31_bit_primes():
         if p != q and 2**62 <= p * q <= INT64_MAX:
             pairs.append((p, q))
     for p, q in pairs:
-        assert check(p * q, sorted([p, q])) == POLLARD_BRENT
+        assert check(p * q, sorted([p, q])) == ECM
+
+
+def composites_of_mixed_shapes(rng: random.Random, count: int) -> list[int]:
+    """Rough composites of the shapes ECM meets: p*q, p*q*r and p*p*q with factors of 10-32 bits."""
+    def prime_of(bits: int) -> int:
+        return prime_in(rng, max(2 ** (bits - 1), SMALL_PRIME_BOUND), 2**bits)
+
+    found: list[int] = []
+    while len(found) < count:
+        shape = rng.choice(("pq", "pqr", "ppq"))
+        if shape == "pq":
+            a = rng.randint(10, 32)
+            factors = [prime_of(a), prime_of(rng.randint(10, min(32, 62 - a)))]
+        elif shape == "pqr":
+            a, b = rng.randint(10, 21), rng.randint(10, 21)
+            factors = [prime_of(a), prime_of(b), prime_of(rng.randint(10, 62 - a - b))]
+        else:
+            p = prime_of(rng.randint(10, 26))
+            factors = [p, p, prime_of(rng.randint(10, 62 - 2 * p.bit_length()))]
+        n = prod(factors)
+        if len(set(factors)) > 1 and n <= INT64_MAX:
+            found.append(n)
+    return found
+
+
+def test_composites_of_mixed_shapes():
+    for n in composites_of_mixed_shapes(random.Random(f"{SEED}:mixed-shapes"), 600):
+        check(n)
+
+
+def test_ecm_alone_finds_a_proper_divisor():
+    rng = random.Random(f"{SEED}:ecm")
+    hard = [p * q for p, q in ((prime_in(rng, 2**30, 2**31), prime_in(rng, 2**31, 2**32)) for _ in range(40))]
+    for n in hard + composites_of_mixed_shapes(rng, 200):
+        if n >= ECM_FROM:
+            divisor = ecm.find_divisor(n)
+            assert 1 < divisor < n and n % divisor == 0, (n, divisor)
+
+
+def test_rho_takes_over_when_the_curves_are_spent(monkeypatch):
+    monkeypatch.setattr(number_theory, "find_divisor", lambda n: 0)
+    p, q = sympy.prevprime(2**31), sympy.nextprime(2**31)
+    assert factorize(p * q) == ([p, q], POLLARD_BRENT)
 
 
 def test_products_of_two_primes_just_above_the_trial_division_bound():

@@ -22,7 +22,7 @@ How a number is decided, and the method name reported
 -----------------------------------------------------
 The methods are applied cheapest first; ``method`` names the most powerful
 one the answer needed (``trial_division`` < ``miller_rabin`` <
-``pollard_brent``).
+``pollard_brent`` < ``ecm``).
 
 1. **Trial division** by the 168 primes below ``SMALL_PRIME_BOUND`` (1000);
    one gcd with their product says which of them divide n at all.
@@ -44,8 +44,11 @@ one the answer needed (``trial_division`` < ``miller_rabin`` <
    instead of 7.)  If the rough cofactor is a prime, or a perfect power of a
    prime (squares, cubes and fifth powers are detected with exact integer
    roots before any search), the method is ``"miller_rabin"``.
-3. **Pollard-Brent rho** splits a rough cofactor with at least two distinct
-   prime factors, recursively, each part re-entering step 2.  Method:
+3. **Splitting** a rough cofactor with at least two distinct prime factors,
+   recursively, each part re-entering step 2.  From ``ECM_FROM`` (2**40) up,
+   the elliptic-curve method (``ecm.py``) looks for a divisor first; below
+   that, or in the very rare case that its curves are spent, Pollard-Brent
+   rho finds one.  Method: ``"ecm"`` if ECM split any part, else
    ``"pollard_brent"``.
 
 ``is_prime`` never factorises: it is steps 1 and 2 alone.
@@ -53,15 +56,15 @@ one the answer needed (``trial_division`` < ``miller_rabin`` <
 Why these choices: below 2**63 the hardest inputs are semiprimes of two
 ~31-bit primes and squares of primes near 3e9.  Squares are answered at once
 by ``math.isqrt``; rho would need ~sqrt(p), about 55,000, steps on them.
-Semiprimes need rho, ~1.2*sqrt(p) steps on average.  Brent's cycle search
-evaluates the polynomial twice per comparison where Floyd's does three times,
-and multiplying the differences together modulo n needs one gcd per
-``_RHO_BATCH`` steps instead of one per step.  In CPython every arithmetic
-operation on these operands costs about the same interpreter overhead,
-whatever their width, so the inner loop minimises the number of operations.
-Even so a semiprime of two primes near 3e9 takes tens of milliseconds (about
-25 ms typical, under 100 ms in the worst cases measured by
-``bench/bench_algorithm.py``); every other kind of input is far faster.
+Semiprimes need rho ~1.2*sqrt(p) steps on average, tens of milliseconds in
+CPython, where every arithmetic operation on these operands costs about the
+same interpreter overhead whatever their width.  ECM needs a few curves of a
+few thousand operations each: a few milliseconds typical, about 20 ms in the
+worst cases measured by ``bench/bench_algorithm.py`` (ecm.py says why).  For
+the rho that remains, Brent's cycle search evaluates the polynomial twice per
+comparison where Floyd's does three times, and multiplying the differences
+together modulo n needs one gcd per ``_RHO_BATCH`` steps instead of one per
+step.
 
 The module keeps no mutable state (only constant tables built at import), so
 it is safe to call from any number of threads.
@@ -69,7 +72,12 @@ it is safe to call from any number of threads.
 
 from math import gcd, isqrt, prod
 
+from app.algorithms.ecm import find_divisor
+from app.algorithms.sieve import primes_below
+
 __all__ = [
+    "ECM",
+    "ECM_FROM",
     "INT64_MAX",
     "INT64_MIN",
     "MILLER_RABIN",
@@ -87,6 +95,9 @@ INT64_MAX = 2**63 - 1
 TRIAL_DIVISION = "trial_division"
 MILLER_RABIN = "miller_rabin"
 POLLARD_BRENT = "pollard_brent"
+ECM = "ecm"
+# What `factorize` reports is the last of these that the answer needed.
+_METHODS_BY_POWER = (TRIAL_DIVISION, MILLER_RABIN, POLLARD_BRENT, ECM)
 
 SMALL_PRIME_BOUND = 1000
 # A number with no prime factor below B and smaller than B**2 is 1 or prime.
@@ -107,18 +118,11 @@ _PERFECT_POWER_EXPONENTS = (2, 3, 5)
 # hard semiprime needs.
 _RHO_BATCH = 256
 
-
-def _primes_below(limit: int) -> tuple[int, ...]:
-    """All primes below ``limit``, by the sieve of Eratosthenes (runs once, at import)."""
-    sieve = bytearray([1]) * limit
-    sieve[:2] = b"\x00\x00"
-    for p in range(2, isqrt(limit - 1) + 1):
-        if sieve[p]:
-            sieve[p * p :: p] = bytes(len(range(p * p, limit, p)))
-    return tuple(p for p in range(limit) if sieve[p])
+# Below this, rho's ~n**0.25 steps cost less than one elliptic curve.
+ECM_FROM = 2**40
 
 
-_SMALL_PRIMES = _primes_below(SMALL_PRIME_BOUND)
+_SMALL_PRIMES = primes_below(SMALL_PRIME_BOUND)
 # gcd(n, _SMALL_PRIMORIAL) is trial division by all 168 small primes at once,
 # in C: it is 1 exactly when n has no prime factor below 1000.
 _SMALL_PRIMORIAL = prod(_SMALL_PRIMES)
@@ -156,9 +160,8 @@ def factorize(n: int) -> tuple[list[int], str]:
     factors, rough = _divide_out_small_primes(n)
     method = TRIAL_DIVISION
     if rough >= TRIAL_DIVISION_PROVES_BELOW:
-        large, needed_rho = _factor_rough(rough)
+        large, method = _factor_rough(rough)
         factors.extend(sorted(large))
-        method = POLLARD_BRENT if needed_rho else MILLER_RABIN
     elif rough > 1:
         factors.append(rough)
     if factors == [n]:
@@ -185,22 +188,34 @@ def _divide_out_small_primes(n: int) -> tuple[list[int], int]:
     return factors, n
 
 
-def _factor_rough(n: int) -> tuple[list[int], bool]:
-    """Prime factors (unordered) of ``n > 1`` with no prime factor below 1000.
+def _factor_rough(n: int) -> tuple[list[int], str]:
+    """Prime factors (unordered) of ``n > 1`` with no prime factor below 1000, and the method.
 
-    The flag says whether Pollard-Brent rho was needed anywhere.
+    The method is the most powerful one needed anywhere in the factorisation.
     """
     if _miller_rabin(n):
-        return [n], False
+        return [n], MILLER_RABIN
     for k in _PERFECT_POWER_EXPONENTS:
         root = _exact_root(n, k)
         if root is not None:
-            factors, needed_rho = _factor_rough(root)
-            return factors * k, needed_rho
-    divisor = _pollard_brent(n)
-    left, _ = _factor_rough(divisor)
-    right, _ = _factor_rough(n // divisor)
-    return left + right, True
+            factors, method = _factor_rough(root)
+            return factors * k, method
+    divisor, method = _split(n)
+    left, left_method = _factor_rough(divisor)
+    right, right_method = _factor_rough(n // divisor)
+    return left + right, max(method, left_method, right_method, key=_METHODS_BY_POWER.index)
+
+
+def _split(n: int) -> tuple[int, str]:
+    """A divisor d of ``n`` with 1 < d < n, and the method that found it.
+
+    n must be composite, not a prime power, with no prime factor below 1000.
+    """
+    if n >= ECM_FROM:
+        divisor = find_divisor(n)
+        if divisor:
+            return divisor, ECM
+    return _pollard_brent(n), POLLARD_BRENT
 
 
 def _miller_rabin(n: int) -> bool:

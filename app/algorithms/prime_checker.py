@@ -30,7 +30,7 @@ class PrimeCheckerResult(Schema):
     )
     algorithm = fields.String(
         required=True,
-        metadata={"description": "The method that decided: trial_division, miller_rabin or pollard_brent"},
+        metadata={"description": "The method that decided: trial_division, miller_rabin, pollard_brent or ecm"},
     )
 
 
