@@ -33,6 +33,8 @@ SECTIONS: dict[str, tuple[str, ModuleType]] = {
 ALGORITHM = "algorithm"  # bench/bench_algorithm.py's results (another script, its own format)
 SEMIPRIMES = "semiprime_63bit"
 ALGORITHM_SPEEDUP_GOAL = 5.0
+# The issue's "a few milliseconds worst case in pure Python", read as at most 5 ms.
+ALGORITHM_WORST_MS_GOAL = 5.0
 RUN_ALL = "python -m bench"
 COLOURS = {"http": "#1f77b4", "jobs": "#ff7f0e", "jobs-redis-1": "#2ca02c",
            "jobs-redis-2": "#d62728"}
@@ -125,10 +127,14 @@ def bench_sections(results: dict[str, dict]) -> list[str]:
 
 
 def algorithm_targets(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's: sympy.factorint / ours >= 5 at p99 and in the worst case, 63-bit semiprimes."""
-    ratios = document["classes"][SEMIPRIMES]["ratio_sympy_over_ours"]
-    return [target(f"63-bit semiprimes, sympy / ours at {quantile}", ratios[quantile],
-                   ALGORITHM_SPEEDUP_GOAL) for quantile in ("p99", "worst")]
+    """The issue's, on 63-bit semiprimes: sympy.factorint / ours >= 5 at p99 and in the worst
+    case, and a worst case of a few milliseconds."""
+    semiprimes = document["classes"][SEMIPRIMES]
+    ratios = semiprimes["ratio_sympy_over_ours"]
+    return [*(target(f"63-bit semiprimes, sympy / ours at {quantile}", ratios[quantile],
+                     ALGORITHM_SPEEDUP_GOAL) for quantile in ("p99", "worst")),
+            target("63-bit semiprimes, ours worst case, ms", semiprimes["ours"]["worst_ms"],
+                   ALGORITHM_WORST_MS_GOAL, at_most=True)]
 
 
 def algorithm_section(document: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -34,10 +35,14 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_quick(name: str, results_dir: Path) -> dict[str, Any]:
-    """`python -m bench.bench_<name> --quick` into results_dir, once per module; its results."""
+    """The benchmark `name` with --quick into results_dir, once per module; its results.
+
+    bench_algorithm is a plain script (it needs no server), the others are modules.
+    """
     path = results_dir / f"{name}.json"
+    script = ["bench/bench_algorithm.py"] if name == "algorithm" else ["-m", f"bench.bench_{name}"]
     if not path.exists():
-        run(["-m", f"bench.bench_{name}", "--quick", "--json", str(path)])
+        run([*script, "--quick", "--json", str(path)])
     return json.loads(path.read_text())
 
 
@@ -108,16 +113,26 @@ def test_memory_benchmark(results_dir):
     assert document["ratio_after_over_fresh"] > 0
 
 
+def test_algorithm_benchmark(results_dir):
+    document = run_quick("algorithm", results_dir)
+    assert document["settings"]["count"] == 5
+    for row in document["classes"].values():
+        assert row["count"] >= 1
+        for impl in ("ours", "sympy"):
+            assert 0 < row[impl]["p50_ms"] <= row[impl]["p99_ms"] <= row[impl]["worst_ms"]
+
+
 def test_report_renders_every_section(results_dir, tmp_path):
     pytest.importorskip("matplotlib", reason="the report needs the bench extra: pip install -e '.[bench]'")
-    for name in ("http", "jobs", "memory"):
+    for name in ("algorithm", "http", "jobs", "memory"):
         run_quick(name, results_dir)
     output, plot = tmp_path / "BENCHMARKS.md", tmp_path / "throughput.png"
     run(["-m", "bench.report", "--results", str(results_dir), "--output", str(output),
          "--plot", str(plot)])
     text = output.read_text()
     for heading in ("## Machine and runs", "## Commands", "## Targets", "## HTTP", "## Jobs",
-                    "## Memory"):
+                    "## Memory", "## Algorithm"):
         assert heading in text
+    assert re.search(r"\| 63-bit semiprimes, ours worst case, ms +\| ≤ 5 +\|", text)
     assert f"]({plot.name})" in text
     assert plot.read_bytes().startswith(b"\x89PNG")
