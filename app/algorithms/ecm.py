@@ -57,7 +57,9 @@ MAX_CURVES = 60
 class _Plan(NamedTuple):
     """Everything about (B1, B2, D) that does not depend on n."""
 
-    ladder_bits: tuple[bool, ...]  # bits of the odd part of lcm(1..B1) after the leading 1
+    ladder_swaps: tuple[bool, ...]  # per bit of lcm(1..B1)'s odd part after the leading 1:
+    # does it differ from the bit before (R and S trade places)?
+    ladder_ends_swapped: bool  # the last bit is 1
     doublings: int  # the power of two in lcm(1..B1)
     odd_multiples: int  # how many of [1]Q, [3]Q, ..., [D/2]Q stage 2 computes
     half_pos: int  # index of [D/2]Q among them
@@ -82,6 +84,7 @@ def _make_plan(b1: int, b2: int, d: int) -> _Plan:
         multiplier *= power
     doublings = (multiplier & -multiplier).bit_length() - 1
     odd_part = multiplier >> doublings
+    bits = [c == "1" for c in bin(odd_part)[3:]]
 
     odd_multiples = list(range(1, d // 2 + 1, 2))
     babies = [b for b in odd_multiples if gcd(b, d) == 1]
@@ -92,7 +95,8 @@ def _make_plan(b1: int, b2: int, d: int) -> _Plan:
             needed.setdefault(m, set()).add(babies.index(abs(q - m * d)))
     first, last = min(needed), max(needed)
     return _Plan(
-        ladder_bits=tuple(c == "1" for c in bin(odd_part)[3:]),
+        ladder_swaps=tuple(bit != before for bit, before in zip(bits, [False, *bits])),
+        ladder_ends_swapped=bits[-1],
         doublings=doublings,
         odd_multiples=len(odd_multiples),
         half_pos=odd_multiples.index(d // 2),
@@ -176,37 +180,28 @@ def _stage1(n: int, x0: int, a24: int, plan: _Plan) -> tuple[int, int]:
     """lcm(1..B1) * (x0 : 1): the Montgomery ladder on the odd part, then doublings.
 
     The ladder keeps R = k*P and S = (k+1)*P, so every addition has the difference
-    P = (x0 : 1), which saves a multiplication.  Its two branches are the same
-    step with R and S swapped, written out (and _double inlined) because this loop
-    is where the time goes.
+    P = (x0 : 1), which saves a multiplication.  A 0 bit is S = R + S, R = 2R; a 1 bit
+    is the same step with R and S trading places, so they are swapped where the bit
+    changes and the loop has one body (with _double inlined: the time goes here).
     """
     xr, zr = x0, 1
     xs, zs = _double(x0, 1, a24, n)
-    for bit in plan.ladder_bits:
-        if bit:  # R = R + S, S = 2S
-            s = xs + zs
-            d = xs - zs
-            da = (xr - zr) * s
-            cb = (xr + zr) * d
-            xr = (da + cb) ** 2 % n
-            zr = (da - cb) ** 2 * x0 % n
-            aa = s * s
-            bb = d * d
-            e = aa - bb
-            xs = aa * bb % n
-            zs = e * (bb + a24 * e) % n
-        else:  # S = R + S, R = 2R
-            s = xr + zr
-            d = xr - zr
-            da = (xs - zs) * s
-            cb = (xs + zs) * d
-            xs = (da + cb) ** 2 % n
-            zs = (da - cb) ** 2 * x0 % n
-            aa = s * s
-            bb = d * d
-            e = aa - bb
-            xr = aa * bb % n
-            zr = e * (bb + a24 * e) % n
+    for swap in plan.ladder_swaps:
+        if swap:
+            xr, zr, xs, zs = xs, zs, xr, zr
+        s = xr + zr
+        d = xr - zr
+        da = (xs - zs) * s
+        cb = (xs + zs) * d
+        xs = (da + cb) ** 2 % n
+        zs = (da - cb) ** 2 * x0 % n
+        aa = s * s
+        bb = d * d
+        e = aa - bb
+        xr = aa * bb % n
+        zr = e * (bb + a24 * e) % n
+    if plan.ladder_ends_swapped:
+        xr, zr = xs, zs
     for _ in range(plan.doublings):
         xr, zr = _double(xr, zr, a24, n)
     return xr, zr
