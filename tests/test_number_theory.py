@@ -14,9 +14,8 @@ Two ways of checking a factorisation against sympy are used:
 
 from __future__ import annotations
 
-import math
 import random
-from math import isqrt, prod
+from math import gcd, isqrt, prod
 
 import pytest
 import sympy
@@ -65,7 +64,7 @@ def expected_methods(n: int, prime_factors: list[int]) -> set[str]:
     distinct = set(rough)
     if len(distinct) == 1:
         return {MILLER_RABIN}
-    exponent = math.gcd(*(rough.count(p) for p in distinct))
+    exponent = gcd(*(rough.count(p) for p in distinct))
     if prod(rough) < ECM_FROM**exponent:
         return {POLLARD_BRENT}
     return {ECM, POLLARD_BRENT}

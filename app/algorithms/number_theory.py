@@ -59,7 +59,7 @@ by ``math.isqrt``; rho would need ~sqrt(p), about 55,000, steps on them.
 Semiprimes need rho ~1.2*sqrt(p) steps on average, tens of milliseconds in
 CPython, where every arithmetic operation on these operands costs about the
 same interpreter overhead whatever their width.  ECM needs a few curves of a
-few thousand operations each: a few milliseconds typical, about 20 ms in the
+few thousand operations each: a few milliseconds typical, 20-25 ms in the
 worst cases measured by ``bench/bench_algorithm.py`` (ecm.py says why).  For
 the rho that remains, Brent's cycle search evaluates the polynomial twice per
 comparison where Floyd's does three times, and multiplying the differences
