@@ -14,7 +14,7 @@ import time
 
 from flask import Flask, Response, jsonify, request
 
-from app.algorithms.number_theory import factorize
+from app.algorithms.prime_checker import factorize
 
 app = Flask(__name__)
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from app.algorithms.number_theory import factorize
+from app.algorithms.prime_checker import factorize
 from app.jobs.tasks import WORKER_LOST
 from tests.conftest import JOBS_ENV
 from tests.jobs_support import create_job, job, wait_job
