@@ -185,6 +185,45 @@ def test_ipv6_receiver_gets_a_bracketed_host_header():
         assert receiver.requests[0].headers["host"] == f"[::1]:{urlsplit(receiver.url).port}"
 
 
+def test_the_receiver_gets_our_headers_and_no_others(receiver):
+    # requests would add "Accept: */*", gzip and keep-alive by itself.
+    assert WebhookSender(PRIVATE_OK).send(receiver.url, PAYLOAD, "msg_1").delivered
+    [request] = receiver.requests
+    assert set(request.headers) == {"host", "user-agent", "content-type", "content-length",
+                                    "accept-encoding", "connection", "webhook-id",
+                                    "webhook-timestamp"}
+    assert request.headers["accept-encoding"] == "identity"  # the answer is discarded anyway
+    assert request.headers["connection"] == "close"
+
+
+def test_proxy_variables_and_netrc_are_never_read(monkeypatch, tmp_path, receiver):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login user password secret\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with Receiver() as proxy:
+        proxy_url = proxy.url.removesuffix("/hook")
+        for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+            monkeypatch.setenv(name, proxy_url)
+        result = WebhookSender(PRIVATE_OK).send(receiver.url, PAYLOAD, "msg_1")
+        assert result.delivered, result.reason
+        assert proxy.requests == []
+    [request] = receiver.requests
+    assert request.path == "/hook"  # a proxy would get the absolute URL
+    assert "authorization" not in request.headers
+
+
+def test_the_next_vetted_address_is_tried_when_one_refuses(monkeypatch, receiver):
+    # Nothing listens on 127.0.0.2: that connection is refused, the next address answers.
+    dns = FakeDNS(monkeypatch, {"two.test": [["127.0.0.2", "127.0.0.1"]]})
+    port = urlsplit(receiver.url).port
+    result = WebhookSender(PRIVATE_OK).send(f"http://two.test:{port}/hook", PAYLOAD, "msg_1")
+    assert result.delivered, result.reason
+    assert dns.lookups == ["two.test"]
+    assert receiver.requests[0].headers["host"] == f"two.test:{port}"
+
+
 def test_a_redirect_is_never_followed():
     with Receiver() as target, Receiver([Reply(302, {"Location": target.url})]) as first:
         result = WebhookSender(PRIVATE_OK).send(first.url, PAYLOAD, "msg_1")
@@ -313,6 +352,24 @@ def test_a_receiver_that_never_finishes_answering_is_cut_at_the_timeout(behaviou
         started = time.monotonic()
         result = WebhookSender(PRIVATE_OK, timeout=1.0).send(receiver.url, PAYLOAD, "msg_1")
         elapsed = time.monotonic() - started
+    assert (result.delivered, result.status_code, result.retry) == (False, None, True)
+    assert result.reason == "timeout after 1.0 s"
+    assert 0.9 <= elapsed < 3.0
+
+
+@pytest.mark.timeout(10)
+def test_an_https_receiver_that_never_finishes_answering_is_cut_at_the_timeout(monkeypatch, tmp_path):
+    # The watchdog reaches the connection under the TLS socket that took it over.
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    with Receiver(["trickle"], tls=server_tls) as receiver:
+        started = time.monotonic()
+        result = WebhookSender(PRIVATE_OK, timeout=1.0).send(receiver.url, PAYLOAD, "msg_1")
+        elapsed = time.monotonic() - started
+        assert len(receiver.requests) == 1  # it got through TLS and was answered, slowly
     assert (result.delivered, result.status_code, result.retry) == (False, None, True)
     assert result.reason == "timeout after 1.0 s"
     assert 0.9 <= elapsed < 3.0

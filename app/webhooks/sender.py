@@ -1,14 +1,17 @@
 """One webhook attempt: a signed JSON POST to a vetted address, bounded in time and size.
 
-Built on the standard library's http.client rather than requests, because both guards
-it needs sit below requests' API:
-- The connection goes to an address `resolve_allowed` vetted, from its one lookup: we
-  open that socket ourselves. The Host header, TLS SNI and the certificate check still
-  use the URL's host name.
-- One deadline for the whole attempt. Socket timeouts (requests', urllib3's) restart
-  with every read, so a receiver trickling a byte a second could hold a worker for
-  ever; here a watchdog shuts the socket down when the attempt's time is up.
-Redirects are never followed and proxy variables never read: nothing here does either.
+Sent through a requests Session, with a transport adapter for the two guards that sit
+below requests' API:
+- The connection goes to an address `resolve_allowed` vetted, from its one lookup: the
+  adapter's connections open that socket themselves and never look the name up. The
+  Host header, TLS SNI and the certificate check still use the URL's host name.
+- One deadline for the whole attempt, from connect to the last byte read. Socket
+  timeouts (requests', urllib3's) restart with every read, so a receiver trickling a
+  byte a second could hold a worker for ever; a watchdog shuts the socket down when
+  the attempt's time is up.
+Redirects are never followed (allow_redirects=False), proxy variables and .netrc never
+read (trust_env=False, and the adapter builds its connections without a proxy), and
+at most MAX_RESPONSE_BYTES of the answer are read (stream=True).
 
 Signed per Standard Webhooks (https://www.standardwebhooks.com/) when a secret is set:
 webhook-signature is "v1," + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")).
@@ -20,17 +23,24 @@ import binascii
 import email.utils
 import hashlib
 import hmac
-import http.client
 import json
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from app.webhooks.address_policy import (
     DEFAULT_PORTS, AddressPolicy, IPAddress, RefusedAddress, check_url_syntax, port_of,
@@ -55,15 +65,17 @@ class AttemptResult:
 class WebhookSender:
     """Makes single attempts; the caller owns the retry schedule.
 
-    Thread-safe: it holds only settings, and each attempt opens and closes its own
-    connection.
+    Thread-safe: it holds only settings. Each attempt gets its own Session, adapter and
+    connection, because the adapter carries that attempt's vetted addresses and
+    deadline, and a shared Session's cookie jar would carry cookies between attempts.
     """
 
     def __init__(self, policy: AddressPolicy, timeout: float = 10.0, secret: str | None = None) -> None:
         self.policy = policy
         self.timeout = timeout
         self._key = signing_key(secret) if secret else None
-        # The system's trust store; SSL_CERT_FILE / SSL_CERT_DIR can point elsewhere.
+        # The system's trust store (SSL_CERT_FILE / SSL_CERT_DIR can point elsewhere),
+        # not requests' certifi bundle: operators manage one store for the host.
         self._tls = ssl.create_default_context()
 
     def send(self, url: str, payload: dict, message_id: str) -> AttemptResult:
@@ -87,31 +99,28 @@ class WebhookSender:
             return _failed(f"refused: {exc}", retry=False)
         except socket.gaierror as exc:
             return _failed(f"DNS lookup of '{parts.hostname}' failed: {exc.strerror}")
-        deadline = _Deadline(self.timeout)
-        try:
-            status, headers = self._post(parts, addresses, body, message_id, deadline)
-        except (OSError, http.client.HTTPException) as exc:
-            return _failed(_network_reason(exc, deadline))
+        with _Deadline(self.timeout) as deadline:
+            try:
+                status, headers = self._post(url, parts, addresses, body, message_id, deadline)
+            except (requests.RequestException, Urllib3Error, OSError) as exc:
+                return _failed(_network_reason(exc, deadline))
         if deadline.cut:  # the answer was parsed from a connection cut short
             return _failed(_network_reason(TimeoutError(), deadline))
         return _outcome(status, headers)
 
-    def _post(self, parts: SplitResult, addresses: list[IPAddress], body: bytes,
-              message_id: str, deadline: _Deadline) -> tuple[int, http.client.HTTPMessage]:
-        port = port_of(parts)
-        with _connect(addresses, port, deadline) as sock, deadline.watching(sock):
-            connection = http.client.HTTPConnection(parts.hostname, port)
-            try:
-                if parts.scheme == "https":
-                    sock = self._tls.wrap_socket(sock, server_hostname=parts.hostname)
-                connection.sock = sock  # already connected: http.client opens nothing itself
-                connection.request("POST", _request_target(parts), body,
-                                   self._headers(parts, body, message_id))
-                with connection.getresponse() as response:
-                    response.read(MAX_RESPONSE_BYTES)
-                    return response.status, response.headers
-            finally:
-                connection.close()
+    def _post(self, url: str, parts: SplitResult, addresses: list[IPAddress], body: bytes,
+              message_id: str, deadline: _Deadline) -> tuple[int, Mapping[str, str]]:
+        adapter = _PinnedAdapter(parts, addresses, deadline, self._tls)
+        with requests.Session() as session:
+            session.trust_env = False
+            session.headers.clear()  # only our headers: no Accept-Encoding, no keep-alive
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            with session.post(url, data=body, headers=self._headers(parts, body, message_id),
+                              allow_redirects=False, stream=True,
+                              timeout=deadline.remaining()) as response:
+                response.raw.read(MAX_RESPONSE_BYTES)
+                return response.status_code, response.headers
 
     def _headers(self, parts: SplitResult, body: bytes, message_id: str) -> dict[str, str]:
         timestamp = str(int(time.time()))
@@ -152,13 +161,97 @@ def sign(key: bytes, message_id: str, timestamp: str, body: bytes) -> str:
     return "v1," + base64.b64encode(mac.digest()).decode()
 
 
+class _PinnedAdapter(HTTPAdapter):
+    """Sends this attempt's request over a connection to the vetted addresses.
+
+    requests asks the adapter for a urllib3 pool per request; this one always hands
+    out its own, whose connections open the socket to `addresses` themselves. The
+    pool's host is the URL's host name, so urllib3 sends SNI for it and checks the
+    certificate against it. TLS settings are fixed here (the system trust store,
+    certificate required), so requests' own CA bundle logic is switched off.
+    """
+
+    def __init__(self, parts: SplitResult, addresses: list[IPAddress], deadline: _Deadline,
+                 tls: ssl.SSLContext) -> None:
+        super().__init__()
+        pinned = {"addresses": addresses, "deadline": deadline}
+        if parts.scheme == "https":
+            self._pool: HTTPConnectionPool = _PinnedHTTPSPool(
+                parts.hostname, port_of(parts), maxsize=1, ssl_context=tls,
+                cert_reqs="CERT_REQUIRED", **pinned)
+        else:
+            self._pool = _PinnedHTTPPool(parts.hostname, port_of(parts), maxsize=1, **pinned)
+
+    def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: Any,
+                                        proxies: Any = None, cert: Any = None) -> HTTPConnectionPool:
+        return self._pool
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """Nothing to do: the pool's TLS settings are fixed in __init__."""
+
+    def close(self) -> None:
+        super().close()
+        self._pool.close()
+
+
+class _Pinned:
+    """A urllib3 connection that connects to vetted addresses, under the attempt's deadline.
+
+    `_new_conn` is the one place urllib3 opens a socket, for http and https alike; the
+    TLS handshake that follows runs on the socket returned here.
+    """
+
+    def __init__(self, *args: Any, addresses: list[IPAddress], deadline: _Deadline,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._addresses = addresses
+        self._deadline = deadline
+
+    def _new_conn(self) -> socket.socket:
+        sock = _connect(self._addresses, self.port, self._deadline)
+        for option in self.socket_options or ():  # urllib3's TCP_NODELAY
+            sock.setsockopt(*option)
+        self._deadline.watch(sock)
+        return sock
+
+
+class _PinnedHTTPConnection(_Pinned, HTTPConnection):
+    pass
+
+
+class _PinnedHTTPSConnection(_Pinned, HTTPSConnection):
+    pass
+
+
+class _PinnedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _PinnedHTTPConnection
+
+
+class _PinnedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _PinnedHTTPSConnection
+
+
 class _Deadline:
-    """One time limit for the whole attempt: connect, TLS, request and response."""
+    """One time limit for the whole attempt: connect, TLS, request and response.
+
+    Used as a context manager around the attempt: leaving it stops the watchdog.
+    """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._at = time.monotonic() + seconds
         self.cut = False  # the watchdog shut the connection down
+        self._watchdog: threading.Timer | None = None
+        self._duplicate: socket.socket | None = None
+
+    def __enter__(self) -> _Deadline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog.join()
+            self._duplicate.close()
 
     def remaining(self) -> float:
         left = self._at - time.monotonic()
@@ -166,27 +259,20 @@ class _Deadline:
             raise TimeoutError
         return left
 
-    @contextmanager
-    def watching(self, sock: socket.socket) -> Iterator[None]:
+    def watch(self, sock: socket.socket) -> None:
         """Shut `sock` down when time is up, whatever call is blocked on it.
 
         The watchdog holds a duplicate, so it still reaches the connection after the
         TLS socket has taken `sock` over.
         """
-        duplicate = sock.dup()
-        timer = threading.Timer(self.remaining(), self._cut, (duplicate,))
-        timer.start()
-        try:
-            yield
-        finally:
-            timer.cancel()
-            timer.join()
-            duplicate.close()
+        self._duplicate = sock.dup()
+        self._watchdog = threading.Timer(self.remaining(), self._cut)
+        self._watchdog.start()
 
-    def _cut(self, sock: socket.socket) -> None:
+    def _cut(self) -> None:
         self.cut = True
         with suppress(OSError):  # the peer closed it already
-            sock.shutdown(socket.SHUT_RDWR)
+            self._duplicate.shutdown(socket.SHUT_RDWR)
 
 
 def _connect(addresses: list[IPAddress], port: int, deadline: _Deadline) -> socket.socket:
@@ -204,7 +290,7 @@ def _connect(addresses: list[IPAddress], port: int, deadline: _Deadline) -> sock
     raise error
 
 
-def _outcome(status: int, headers: http.client.HTTPMessage) -> AttemptResult:
+def _outcome(status: int, headers: Mapping[str, str]) -> AttemptResult:
     if 200 <= status < 300:
         return AttemptResult(True, status, f"HTTP {status}", retry=False)
     reason = f"HTTP {status}"
@@ -231,14 +317,35 @@ def _retry_after(value: str | None) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def _network_reason(exc: Exception, deadline: _Deadline) -> str:
-    if deadline.cut or isinstance(exc, TimeoutError):
+def _network_reason(exc: BaseException, deadline: _Deadline) -> str:
+    causes = list(_causes(exc))
+    if deadline.cut or any(isinstance(cause, (TimeoutError, Urllib3Timeout)) for cause in causes):
         return f"timeout after {deadline.seconds} s"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate rejected: {exc.verify_message}"
-    return f"{type(exc).__name__}: {exc}"[:200]
+    for cause in causes:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate rejected: {cause.verify_message}"
+    root = causes[-1]
+    return f"{type(root).__name__}: {root}"[:200]
+
+
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:
+    """`exc`, then what it wraps, down to the socket error: requests wraps urllib3's
+    MaxRetryError, whose `reason` wraps a ProtocolError, whose last argument is the
+    OSError itself."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        reason = getattr(exc, "reason", None)  # MaxRetryError's; ssl.SSLError's is a str
+        wrapped = [arg for arg in exc.args if isinstance(arg, BaseException)]
+        if isinstance(reason, BaseException):
+            exc = reason
+        elif wrapped:
+            exc = wrapped[-1]
+        else:
+            exc = exc.__cause__ or exc.__context__
 
 
 def _failed(reason: str, retry: bool = True) -> AttemptResult:
