@@ -113,7 +113,7 @@ class WebhookSender:
         adapter = _PinnedAdapter(parts, addresses, deadline, self._tls)
         with requests.Session() as session:
             session.trust_env = False
-            session.headers.clear()  # only our headers: no Accept-Encoding, no keep-alive
+            session.headers.clear()  # only our headers: no "Accept: */*", gzip or keep-alive
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             with session.post(url, data=body, headers=self._headers(parts, body, message_id),
@@ -209,9 +209,13 @@ class _Pinned:
 
     def _new_conn(self) -> socket.socket:
         sock = _connect(self._addresses, self.port, self._deadline)
-        for option in self.socket_options or ():  # urllib3's TCP_NODELAY
-            sock.setsockopt(*option)
-        self._deadline.watch(sock)
+        try:
+            for option in self.socket_options or ():  # urllib3's TCP_NODELAY
+                sock.setsockopt(*option)
+            self._deadline.watch(sock)
+        except BaseException:
+            sock.close()
+            raise
         return sock
 
 
@@ -265,8 +269,9 @@ class _Deadline:
         The watchdog holds a duplicate, so it still reaches the connection after the
         TLS socket has taken `sock` over.
         """
+        left = self.remaining()
         self._duplicate = sock.dup()
-        self._watchdog = threading.Timer(self.remaining(), self._cut)
+        self._watchdog = threading.Timer(left, self._cut)
         self._watchdog.start()
 
     def _cut(self) -> None:
