@@ -49,7 +49,7 @@ def factorize(n: int) -> tuple[list[int], str]:
     """The prime factors of an int64 with multiplicity, ascending, and the method used.
 
     Primes and numbers below 2 give []. Anything but an int64 raises (TypeError, or
-    ValueError outside the range): fmpz would take floats and strings as well.
+    ValueError outside the range): fmpz would take strings, booleans and any size.
     """
     if type(n) is not int:
         raise TypeError(f"expected an int, got {type(n).__name__}")
