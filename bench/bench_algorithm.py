@@ -1,9 +1,16 @@
-"""Benchmark app.algorithms.number_theory against sympy on the same int64 inputs.
+"""Benchmark PrimeChecker (trial division, then FLINT) against sympy, and through /invoke.
 
-Both sides answer the same question -- "is n prime, and what is its prime
-factorisation?" -- ours with ``is_prime`` + ``factorize``, sympy with
-``isprime`` + ``factorint``, each calling the factoriser only for composites.
-Every answer is compared, so a fast wrong answer cannot pass.
+In-process, both sides answer the same question -- "is n prime, and what is its
+prime factorisation?" -- ours with PrimeChecker's ``run`` (``factorize``, which
+hands every number from 10**4 up to FLINT), sympy with ``isprime`` + ``factorint``
+(the factoriser only for composites). Every answer is compared, so a fast wrong
+answer cannot pass.
+
+Through /invoke, the semiprime_63bit inputs are posted one at a time to the service
+(the Procfile's web command, embedded mode) and ``metadata.elapsed_time`` -- the
+algorithm's own time inside the server -- is kept per input (the fastest of
+``--repeat`` posts; the slowest single post is reported too). Each answer is checked
+against sympy. Targets: median at most 0.6 ms, worst case at most 2 ms.
 
 Input classes (each drawn from its own generator seeded from ``--seed``, so
 runs are repeatable):
@@ -16,10 +23,11 @@ runs are repeatable):
 
 For each class it prints p50, p99 and worst-case time per implementation
 (each input timed ``--repeat`` times, fastest kept) and the ratio sympy/ours,
-and writes the same numbers, with the machine's facts, as JSON.
+then the /invoke figures and targets, and writes the same numbers, with the
+machine's facts, as JSON.
 
     python bench/bench_algorithm.py                  # full run (a few minutes)
-    python bench/bench_algorithm.py --quick          # ~1 s smoke run
+    python bench/bench_algorithm.py --quick          # smoke run, a few seconds (starts a server)
     python bench/bench_algorithm.py --count 20 --repeat 1 --json /tmp/out.json
 """
 
@@ -34,9 +42,12 @@ import platform
 import random
 import sys
 import time
+from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Callable, Iterator
 
+import requests
 import sympy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +55,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # installed copy or an explicit PYTHONPATH still comes first.
 sys.path.append(str(ROOT))
 
-from app.algorithms.number_theory import INT64_MAX, INT64_MIN, factorize, is_prime  # noqa: E402
+from app.algorithms.prime_checker import run as prime_checker  # noqa: E402
+from app.schemas import INT64_MAX, INT64_MIN  # noqa: E402
+from bench.common import running_server, target  # noqa: E402
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "algorithm.json"
 
@@ -91,14 +104,14 @@ INPUT_CLASSES: dict[str, Callable[[random.Random], Iterator[int]]] = {
 }
 
 
-# Both sides make the same calls: a primality test, then a factorisation only
-# for composites (a prime's factor list is empty by our contract anyway).
+INVOKE_CLASS = "semiprime_63bit"
+INVOKE_MEDIAN_GOAL_MS = 0.6
+INVOKE_WORST_GOAL_MS = 2.0
+
+
 def ours(n: int) -> Answer:
-    prime = is_prime(n)
-    if n < 2 or prime:
-        return prime, []
-    factors, _method = factorize(n)
-    return False, factors
+    result = prime_checker({"number": n})
+    return result["is_prime"], result["factors"]
 
 
 def reference(n: int) -> Answer:
@@ -168,15 +181,58 @@ def summarise(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def run(count: int, repeat: int, budget_s: float, seed: int) -> dict[str, dict]:
+def compare_in_process(count: int, repeat: int, budget_s: float, seed: int) -> dict[str, dict]:
     ours(97), reference(97)  # warm-up: first calls pay for imports and tables
     results = {}
-    for name, make_inputs in INPUT_CLASSES.items():
-        times = measure_class(make_inputs(random.Random(f"{seed}:{name}")), count, repeat, budget_s)
+    for name in INPUT_CLASSES:
+        times = measure_class(inputs_of(name, seed), count, repeat, budget_s)
         stats = {impl: summarise(values) for impl, values in times.items()}
         ratio = {key.removesuffix("_ms"): stats["sympy"][key] / stats["ours"][key] for key in stats["ours"]}
         results[name] = {"count": len(times["ours"]), **stats, "ratio_sympy_over_ours": ratio}
     return results
+
+
+def inputs_of(name: str, seed: int) -> Iterator[int]:
+    return INPUT_CLASSES[name](random.Random(f"{seed}:{name}"))
+
+
+def through_invoke(count: int, repeat: int, budget_s: float, seed: int) -> dict[str, object]:
+    """metadata.elapsed_time of POST /invoke on the semiprime inputs, each answer checked.
+
+    One client, one request at a time: the figure is the algorithm's time in a
+    server that is otherwise idle, not its time under load (bench_http measures that).
+    """
+    best: list[float] = []
+    slowest = 0.0
+    with running_server("ours") as service, requests.Session() as session:
+        def post(n: int) -> dict:
+            reply = session.post(service.url("/invoke"), json={"number": n}, timeout=30)
+            reply.raise_for_status()
+            return reply.json()
+
+        post(17), post(next(inputs_of(INVOKE_CLASS, seed + 1)))  # warm-up: first calls import and allocate
+        started = time.perf_counter()
+        for n in itertools.islice(inputs_of(INVOKE_CLASS, seed), count):
+            bodies = [post(n) for _ in range(repeat)]
+            expected = reference(n)
+            for body in bodies:
+                answer = (body["result"]["is_prime"], body["result"]["factors"])
+                if answer != expected:
+                    raise SystemExit(f"/invoke answered {answer} for {n}; sympy says {expected}")
+            elapsed = [body["metadata"]["elapsed_time"] for body in bodies]
+            best.append(min(elapsed))
+            slowest = max(slowest, *elapsed)
+            if time.perf_counter() - started > budget_s:
+                break
+    summary = summarise(best)
+    return {"class": INVOKE_CLASS, "count": len(best), "elapsed_time": summary,
+            "slowest_single_post_ms": slowest * 1e3,
+            "targets": [
+                target("/invoke on 63-bit semiprimes, metadata.elapsed_time median, ms",
+                       summary["p50_ms"], INVOKE_MEDIAN_GOAL_MS, at_most=True),
+                target("/invoke on 63-bit semiprimes, metadata.elapsed_time worst, ms",
+                       summary["worst_ms"], INVOKE_WORST_GOAL_MS, at_most=True),
+            ]}
 
 
 def machine_facts() -> dict[str, object]:
@@ -186,6 +242,7 @@ def machine_facts() -> dict[str, object]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "sympy": sympy.__version__,
+        "python-flint": metadata.version("python-flint"),
     }
 
 
@@ -205,6 +262,16 @@ def format_table(results: dict[str, dict]) -> str:
             f"{'':<17} {'ratio':<6} {'':>5} "
             f"{r['p50']:>8.1f}x {r['p99']:>8.1f}x {r['worst']:>8.1f}x"
         )
+    return "\n".join(lines)
+
+
+def format_invoke(invoke: dict) -> str:
+    s = invoke["elapsed_time"]
+    lines = [f"\nPOST /invoke, {invoke['class']}, {invoke['count']} inputs, metadata.elapsed_time: "
+             f"p50 {s['p50_ms']:.3f} ms, p99 {s['p99_ms']:.3f} ms, worst {s['worst_ms']:.3f} ms "
+             f"(slowest single post {invoke['slowest_single_post_ms']:.3f} ms)"]
+    lines += [f"  {t['name']}: {t['value']} ({t['goal']}) {'met' if t['met'] else 'NOT met'}"
+              for t in invoke["targets"]]
     return "\n".join(lines)
 
 
@@ -228,12 +295,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    results = run(args.count, args.repeat, args.seconds, args.seed)
+    results = compare_in_process(args.count, args.repeat, args.seconds, args.seed)
     print(format_table(results))
+    invoke = through_invoke(args.count, args.repeat, args.seconds, args.seed)
+    print(format_invoke(invoke))
     report = {
         "machine": machine_facts(),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "settings": {"count": args.count, "repeat": args.repeat, "seconds": args.seconds, "seed": args.seed},
         "classes": results,
+        "invoke": invoke,
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
