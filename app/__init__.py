@@ -38,7 +38,7 @@ def create_app(
     settings = Settings.from_env().with_overrides(config)
     configure_logging(settings.log_level)
 
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the docs blueprint serves its own files
     app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
     app.json.sort_keys = False
     app.json.ensure_ascii = False
@@ -58,7 +58,7 @@ def create_app(
     register_error_handlers(app)
     register_auth(app, settings)
     register_blueprints(app)
-    app.config[OPENAPI_KEY] = build_spec(services.algorithms, settings.default_algorithm,
+    app.config[OPENAPI_KEY] = build_spec(app, services.algorithms, settings.default_algorithm,
                                          public_paths(settings))
     return app
 

@@ -1,5 +1,8 @@
-"""The OpenAPI 3.1 document, generated from the schemas the code validates with.
+"""The OpenAPI 3.1 document, generated from the routes the app serves and the schemas
+the code validates with.
 
+Its paths come from the URL map: every view documents itself with `@operation`
+(app/docs/operations.py), and a route without one stops the app from starting.
 Schema names follow the seed document (InvokeRequest, InvokeResponse, ErrorResponse,
 ...), so a client generated from the seed keeps its type names.
 """
@@ -9,192 +12,101 @@ from typing import Any, Mapping
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+from werkzeug.routing import Rule
 
 from app.algorithms.base import Algorithm
+from app.auth import DOCS_ASSETS_PREFIX
+from app.docs.operations import JSON, PATH_ALGORITHM_PARAMS, Operation, operation_of
 from app.errors import JOBS_PATH_PREFIX
 from app.health.schemas import HealthResponse, ReadinessResponse
 from app.invoke.schemas import AlgorithmList, InvokeResponse
 from app.jobs.schemas import JOB_STATUS_SCHEMA, JobCreateResponse, JobRequest, JobStatusResponse
-from app.schemas import ErrorResponse, JobErrorResponse
+from app.instrumentation import route_template
+from app.schemas import OPENAPI_VERSION, ErrorResponse, JobErrorResponse
 
-from app.schemas import OPENAPI_VERSION
-
-JSON = "application/json"
-
-
-def _content(schema_name: str) -> dict[str, Any]:
-    return {JSON: {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}
+# Flask answers these on every route by itself; the document lists what the views serve.
+UNDOCUMENTED_METHODS = frozenset({"HEAD", "OPTIONS"})
 
 
-def _responses(table: Mapping[int, tuple[str, str]]) -> dict[str, Any]:
-    return {
-        str(status): {"description": description, "content": _content(schema)}
-        for status, (schema, description) in table.items()
-    }
+def _ref(component: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{component}"}
 
 
-def _get(tag: str, summary: str, operation_id: str,
-         table: Mapping[int, tuple[str, str]]) -> dict[str, Any]:
-    """A plain GET operation: no parameters, JSON responses."""
-    return {"get": {"tags": [tag], "summary": summary, "operationId": operation_id,
-                    "responses": _responses(table)}}
+def _responses(documented: Operation) -> dict[str, Any]:
+    """A component name is a JSON body; an inline schema is a body of the operation's type."""
+    responses = {}
+    for status, (schema, description) in documented.responses.items():
+        if isinstance(schema, str):
+            content = {JSON: {"schema": _ref(schema)}}
+        else:
+            content = {documented.content_type: {"schema": schema}}
+        responses[str(status)] = {"description": description, "content": content}
+    return responses
 
 
-REQUEST_ID_PARAMETER = {
-    "name": "X-Request-Id",
-    "in": "header",
-    "required": False,
-    # No maxLength: a longer or unprintable id is replaced by a fresh UUID4, never refused.
-    "schema": {"type": "string"},
-    "description": "Used as request_id when printable and at most 128 characters; "
-                   "otherwise a fresh UUID4 is",
-}
+class _Document:
+    """The operations of every route in `app`'s URL map, with the components they name."""
 
+    def __init__(self, spec: APISpec, algorithms: Mapping[str, Algorithm], default: str) -> None:
+        self.spec = spec
+        self.algorithms = algorithms
+        self.params_components = self._algorithm_components(default)
 
-IDEMPOTENCY_PARAMETER = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "schema": {"type": "string", "maxLength": 128},
-    "description": "Extension: a repeat with the same key and body within the job TTL "
-                   "returns the same job (200)",
-}
-JOB_ID_PARAMETER = {"name": "job_id", "in": "path", "required": True,
-                    "schema": {"type": "string"}, "description": "任务唯一标识(12位十六进制)"}
+    def _algorithm_components(self, default: str) -> list[str]:
+        """Each algorithm's params (the default's as InvokeRequest) and result schemas.
 
+        Algorithms may share a params schema class; each class is one component.
+        """
+        component_of = {type(self.algorithms[default].params_schema): "InvokeRequest"}
+        self.spec.components.schema("InvokeRequest", schema=self.algorithms[default].params_schema)
+        for name, algorithm in self.algorithms.items():
+            params_class = type(algorithm.params_schema)
+            if params_class not in component_of:
+                component_of[params_class] = f"{name}Params"
+                self.spec.components.schema(component_of[params_class],
+                                            schema=algorithm.params_schema)
+            if algorithm.result_schema is not None:
+                self.spec.components.schema(f"{name}Result", schema=algorithm.result_schema)
+        return list(component_of.values())
 
-def _invoke_operation(algorithm: Algorithm, request_schema: str, operation_id: str) -> dict[str, Any]:
-    return {
-        "post": {
-            "tags": ["Algorithm"],
-            "summary": f"同步调用算法 {algorithm.name}",
-            "description": algorithm.description,
-            "operationId": operation_id,
-            "parameters": [REQUEST_ID_PARAMETER],
-            "requestBody": {"required": True, "content": _content(request_schema)},
-            "responses": _responses(
-                {
-                    200: ("InvokeResponse", "成功"),
-                    400: ("ErrorResponse", "请求参数错误"),
-                    404: ("ErrorResponse", "算法不存在"),
-                    413: ("ErrorResponse", "请求体过大"),
-                    415: ("ErrorResponse", "请求体不是 JSON"),
-                    500: ("ErrorResponse", "服务器内部错误"),
-                    503: ("ErrorResponse", "服务繁忙 (Retry-After header)"),
-                }
-            ),
-        }
-    }
+    def add_routes(self, app: Flask) -> None:
+        for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+            documented = operation_of(app.view_functions[rule.endpoint])
+            if documented is None:
+                raise LookupError(f"route {rule.rule} ({rule.endpoint}) has no @operation")
+            operations = {method.lower(): self._operation(rule, documented)
+                          for method in sorted(rule.methods - UNDOCUMENTED_METHODS)}
+            self.spec.path(route_template(rule.rule), operations=operations)
 
+    def _operation(self, rule: Rule, documented: Operation) -> dict[str, Any]:
+        result: dict[str, Any] = {"tags": [documented.tag], "summary": documented.summary,
+                                  "operationId": documented.operation_id}
+        if documented.description:
+            result["description"] = documented.description
+        parameters = [self._path_parameter(name, documented) for name in sorted(rule.arguments)]
+        parameters += documented.headers
+        if parameters:
+            result["parameters"] = parameters
+        if documented.request is not None:
+            result["requestBody"] = {"required": True,
+                                     "content": {JSON: {"schema": self._request(documented)}}}
+        result["responses"] = _responses(documented)
+        return result
 
-def _algorithm_paths(spec: APISpec, algorithms: Mapping[str, Algorithm], default: str) -> None:
-    spec.components.schema("InvokeRequest", schema=algorithms[default].params_schema)
-    spec.path("/invoke", operations=_invoke_operation(algorithms[default], "InvokeRequest", "invoke_algorithm"))
-    # Algorithms may share a params schema class; each class is one component.
-    component_of = {type(algorithms[default].params_schema): "InvokeRequest"}
-    for name, algorithm in algorithms.items():
-        params_class = type(algorithm.params_schema)
-        if params_class not in component_of:
-            component_of[params_class] = f"{name}Params"
-            spec.components.schema(component_of[params_class], schema=algorithm.params_schema)
-        request_name = component_of[params_class]
-        if algorithm.result_schema is not None:
-            spec.components.schema(f"{name}Result", schema=algorithm.result_schema)
-        spec.path(f"/invoke/{name}", operations=_invoke_operation(algorithm, request_name, f"invoke_{name}"))
-    spec.path("/algorithms", operations=_get("Algorithm", "算法列表", "list_algorithms",
-                                              {200: ("AlgorithmList", "成功")}))
+    def _path_parameter(self, name: str, documented: Operation) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": "string"}
+        if documented.request == PATH_ALGORITHM_PARAMS:
+            schema["enum"] = sorted(self.algorithms)
+        parameter = {"name": name, "in": "path", "required": True, "schema": schema}
+        if name in documented.path_descriptions:
+            parameter["description"] = documented.path_descriptions[name]
+        return parameter
 
-
-def _health_paths(spec: APISpec) -> None:
-    spec.path("/healthz", operations=_get("Health", "存活检查", "health_check",
-                                           {200: ("HealthResponse", "存活")}))
-    spec.path("/readyz", operations=_get("Health", "就绪检查", "readiness_check",
-                                          {200: ("ReadinessResponse", "就绪"),
-                                           503: ("ReadinessResponse", "未就绪")}))
-    spec.path(
-        "/metrics",
-        operations={
-            "get": {
-                "tags": ["Monitoring"],
-                "summary": "Prometheus 指标",
-                "operationId": "metrics",
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text format 0.0.4",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            }
-        },
-    )
-
-
-def _jobs_paths(spec: APISpec) -> None:
-    spec.components.schema("JobStatus", JOB_STATUS_SCHEMA)
-    for name, schema in (("JobRequest", JobRequest), ("JobCreateResponse", JobCreateResponse),
-                         ("JobStatusResponse", JobStatusResponse)):
-        spec.components.schema(name, schema=schema)
-    unavailable = ("JobErrorResponse", "任务服务暂不可用 (Retry-After header)")
-    spec.path(
-        "/jobs",
-        operations={
-            "post": {
-                "tags": ["Jobs"],
-                "summary": "创建异步任务",
-                "description": "创建异步任务,立即返回任务 ID,任务在后台执行",
-                "operationId": "create_job",
-                "parameters": [REQUEST_ID_PARAMETER, IDEMPOTENCY_PARAMETER],
-                "requestBody": {"required": True, "content": _content("JobRequest")},
-                "responses": _responses(
-                    {
-                        202: ("JobCreateResponse", "任务已创建 (Location: /jobs/{job_id})"),
-                        200: ("JobCreateResponse", "Extension: the job an earlier request "
-                                                   "with this Idempotency-Key created"),
-                        409: ("JobErrorResponse", "Idempotency-Key reused with another body"),
-                        400: ("JobErrorResponse", "请求参数错误"),
-                        404: ("JobErrorResponse", "算法不存在"),
-                        413: ("JobErrorResponse", "请求体过大"),
-                        415: ("JobErrorResponse", "请求体不是 JSON"),
-                        503: unavailable,
-                    }
-                ),
-            }
-        },
-    )
-    spec.path(
-        "/jobs/{job_id}",
-        operations={
-            "get": {
-                "tags": ["Jobs"],
-                "summary": "查询任务状态",
-                "operationId": "get_job_status",
-                "parameters": [JOB_ID_PARAMETER],
-                "responses": _responses(
-                    {
-                        200: ("JobStatusResponse", "成功"),
-                        404: ("JobErrorResponse", "任务不存在或已过期"),
-                        503: unavailable,
-                    }
-                ),
-            },
-            "delete": {
-                "tags": ["Jobs"],
-                "summary": "取消任务 (extension)",
-                "description": "Cancels a pending job, or a running one whose algorithm allows "
-                               "it; the job then reads `cancelled`.",
-                "operationId": "cancel_job",
-                "parameters": [JOB_ID_PARAMETER],
-                "responses": _responses(
-                    {
-                        200: ("JobStatusResponse", "已取消"),
-                        404: ("JobErrorResponse", "任务不存在或已过期"),
-                        409: ("JobErrorResponse", "任务已结束或不可取消"),
-                        503: unavailable,
-                    }
-                ),
-            },
-        },
-    )
+    def _request(self, documented: Operation) -> dict[str, Any]:
+        if documented.request == PATH_ALGORITHM_PARAMS:
+            return {"oneOf": [_ref(name) for name in self.params_components]}
+        return _ref(documented.request)
 
 
 # The two ways app/auth.py accepts an API key; Swagger UI's Authorize button offers both.
@@ -213,20 +125,22 @@ def _require_api_keys(document: dict[str, Any], public_paths: frozenset[str]) ->
     for path, operations in document["paths"].items():
         envelope = "JobErrorResponse" if path.startswith(JOBS_PATH_PREFIX) else "ErrorResponse"
         for operation in operations.values():
-            if path in public_paths:
+            if path in public_paths or path.startswith(DOCS_ASSETS_PREFIX):
                 operation["security"] = []
             else:
-                operation["responses"].update(
-                    _responses({401: (envelope, "缺少或无效的 API key (WWW-Authenticate: Bearer)")})
-                )
+                operation["responses"]["401"] = {
+                    "description": "缺少或无效的 API key (WWW-Authenticate: Bearer)",
+                    "content": {JSON: {"schema": _ref(envelope)}},
+                }
 
 
 def build_spec(
+    app: Flask,
     algorithms: Mapping[str, Algorithm],
     default_algorithm: str,
     public_paths: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """The whole document, one area after another.
+    """The whole document: the shared components, then every route `app` serves.
 
     `public_paths` is None when the service takes no API keys; otherwise every other
     operation is documented as needing one.
@@ -238,6 +152,7 @@ def build_spec(
         plugins=[MarshmallowPlugin()],
         info={"description": "算法工程化 Serverless 脚手架 - 提供标准化的算法服务接口"},
     )
+    spec.components.schema("JobStatus", JOB_STATUS_SCHEMA)
     for name, schema in (
         ("ErrorResponse", ErrorResponse),
         ("JobErrorResponse", JobErrorResponse),
@@ -245,11 +160,12 @@ def build_spec(
         ("AlgorithmList", AlgorithmList),
         ("HealthResponse", HealthResponse),
         ("ReadinessResponse", ReadinessResponse),
+        ("JobRequest", JobRequest),
+        ("JobCreateResponse", JobCreateResponse),
+        ("JobStatusResponse", JobStatusResponse),
     ):
         spec.components.schema(name, schema=schema)
-    _algorithm_paths(spec, algorithms, default_algorithm)
-    _jobs_paths(spec)
-    _health_paths(spec)
+    _Document(spec, algorithms, default_algorithm).add_routes(app)
     document = spec.to_dict()
     if public_paths is not None:
         _require_api_keys(document, public_paths)

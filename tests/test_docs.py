@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
+from app.extensions import EXTENSION_KEY
+from app.instrumentation import route_template
+from app.openapi import build_spec
+
 SEED = Path(__file__).resolve().parents[2] / "shared" / "spec" / "openapi.json"
 SEED_SCHEMAS = ["InvokeRequest", "InvokeResponse", "ErrorResponse", "HealthResponse",
                 "ReadinessResponse"]
@@ -62,3 +66,30 @@ def test_swagger_ui_is_version_5(http):
     """Swagger UI 4 cannot render OpenAPI 3.1; 5 can."""
     bundle = http.get("/docs/static/swagger-ui/swagger-ui-bundle.js").text
     assert re.search(r'PACKAGE_VERSION:"5\.\d+\.\d+"', bundle)
+
+
+def test_every_route_of_the_url_map_is_documented(app, client):
+    """The document is read off the URL map, so no route can be missing from it."""
+    paths = client.get("/openapi.json").get_json()["paths"]
+    for rule in app.url_map.iter_rules():
+        template = route_template(rule.rule)
+        assert template in paths, template
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in paths[template], f"{method} {template}"
+    assert len(paths) == len({rule.rule for rule in app.url_map.iter_rules()})
+
+
+def test_a_route_without_an_operation_stops_the_app(app):
+    app.add_url_rule("/undocumented", "undocumented", lambda: "")
+    with pytest.raises(LookupError, match="/undocumented"):
+        build_spec(app, app.extensions[EXTENSION_KEY].algorithms, "PrimeChecker")
+
+
+def test_invoke_by_name_documents_every_algorithm(jobs_app):
+    document = jobs_app.test_client().get("/openapi.json").get_json()
+    operation = document["paths"]["/invoke/{algorithm}"]["post"]
+    (parameter,) = operation["parameters"][:1]
+    assert parameter["schema"]["enum"] == sorted(jobs_app.extensions[EXTENSION_KEY].algorithms)
+    choices = operation["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert {"$ref": "#/components/schemas/InvokeRequest"} in choices
+    assert {"$ref": "#/components/schemas/SleepParams"} in choices

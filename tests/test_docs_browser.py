@@ -42,5 +42,5 @@ def test_swagger_ui_renders_every_operation(service):
 def test_redoc_renders_the_document(service):
     dom = rendered_dom(service.url("/redoc"))
     assert "FunctionalScaffold" in dom
-    assert "/invoke/PrimeChecker" in dom
+    assert "/invoke/{algorithm}" in dom
     assert "Something went wrong" not in dom

@@ -34,7 +34,8 @@ def test_second_algorithm_is_listed_and_documented(two_algorithm_client):
     gcd = next(a for a in listed if a["name"] == "Gcd")
     assert gcd["params_schema"]["required"] == ["a", "b"]
     document = two_algorithm_client.get("/openapi.json").get_json()
-    assert "/invoke/Gcd" in document["paths"]
+    by_name = document["paths"]["/invoke/{algorithm}"]["post"]
+    assert "Gcd" in by_name["parameters"][0]["schema"]["enum"]
     assert set(document["components"]["schemas"]["GcdParams"]["properties"]) == {"a", "b"}
     # The default algorithm keeps the seed's name for its request.
     assert "/invoke" in document["paths"] and "InvokeRequest" in document["components"]["schemas"]

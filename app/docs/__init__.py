@@ -7,8 +7,7 @@ from flask import Blueprint
 
 from app.security_headers import register_docs_csp
 
-bp = Blueprint("docs", __name__, static_folder="static", static_url_path="/docs/static",
-               template_folder="templates")
+bp = Blueprint("docs", __name__, template_folder="templates")
 register_docs_csp(bp)
 
 from app.docs import routes  # noqa: E402,F401  (registers the routes on bp)

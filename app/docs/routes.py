@@ -1,22 +1,40 @@
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, render_template
+from pathlib import Path
+
+from flask import Response, current_app, jsonify, render_template, send_from_directory
 
 from app.docs import bp
+from app.docs.operations import operation
 
 OPENAPI_KEY = "openapi_document"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+HTML_PAGE = {200: ({"type": "string"}, "HTML page")}
 
 
 @bp.get("/openapi.json")
+@operation("Docs", "OpenAPI 3.1 文档", "openapi_document",
+           {200: ({"type": "object"}, "This document")})
 def openapi_document() -> Response:
     return jsonify(current_app.config[OPENAPI_KEY])
 
 
 @bp.get("/docs")
+@operation("Docs", "Swagger UI 5", "swagger_ui", HTML_PAGE, content_type="text/html")
 def swagger_ui() -> str:
     return render_template("swagger_ui.html")
 
 
 @bp.get("/redoc")
+@operation("Docs", "ReDoc 2", "redoc", HTML_PAGE, content_type="text/html")
 def redoc() -> str:
     return render_template("redoc.html")
+
+
+@bp.get("/docs/static/<path:filename>")
+@operation("Docs", "The docs pages' vendored scripts and styles", "docs_asset",
+           {200: ({"type": "string", "format": "binary"}, "The file"),
+            404: ("ErrorResponse", "No such file")}, content_type="application/octet-stream")
+def docs_asset(filename: str) -> Response:
+    """The vendored Swagger UI and ReDoc files, so the pages work with no internet access."""
+    return send_from_directory(STATIC_DIR, filename)

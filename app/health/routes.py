@@ -6,6 +6,7 @@ import time
 
 from flask import Response, jsonify
 
+from app.docs.operations import operation
 from app.extensions import scaffold
 from app.health import bp
 from app.health.schemas import HealthResponse, ReadinessResponse
@@ -17,12 +18,15 @@ readiness_response = ReadinessResponse()
 
 
 @bp.get("/healthz")
+@operation("Health", "存活检查", "health_check", {200: ("HealthResponse", "存活")})
 def healthz() -> Response:
     """Alive while the process serves requests; checks nothing else on purpose."""
     return jsonify(health_response.dump({"status": "healthy", "timestamp": time.time()}))
 
 
 @bp.get("/readyz")
+@operation("Health", "就绪检查", "readiness_check",
+           {200: ("ReadinessResponse", "就绪"), 503: ("ReadinessResponse", "未就绪")})
 def readyz() -> Response:
     """Ready when every registered check passes (algorithms, and the job backend)."""
     checks = {name: _passes(name, check) for name, check in scaffold().readiness_checks.items()}
@@ -42,5 +46,7 @@ def _passes(name: str, check) -> bool:
 
 
 @bp.get("/metrics")
+@operation("Monitoring", "Prometheus 指标", "metrics",
+           {200: ({"type": "string"}, "Prometheus text format 0.0.4")}, content_type="text/plain")
 def metrics() -> Response:
     return Response(scaffold().metrics.render(), content_type=CONTENT_TYPE)

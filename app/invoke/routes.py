@@ -6,6 +6,7 @@ import logging
 from flask import Response, jsonify
 
 from app.algorithms.base import Algorithm, execute, one_line_error
+from app.docs.operations import PATH_ALGORITHM_PARAMS, REQUEST_ID_HEADER, operation
 from app.errors import ApiError
 from app.extensions import Scaffold, scaffold
 from app.invoke import bp
@@ -17,20 +18,34 @@ from app.validation import load
 
 log = logging.getLogger(__name__)
 algorithm_list = AlgorithmList()
+INVOKE_RESPONSES = {
+    200: ("InvokeResponse", "成功"),
+    400: ("ErrorResponse", "请求参数错误"),
+    404: ("ErrorResponse", "算法不存在"),
+    413: ("ErrorResponse", "请求体过大"),
+    415: ("ErrorResponse", "请求体不是 JSON"),
+    500: ("ErrorResponse", "服务器内部错误"),
+    503: ("ErrorResponse", "服务繁忙 (Retry-After header)"),
+}
 
 
 @bp.post("/invoke")
+@operation("Algorithm", "同步调用算法", "invoke_algorithm", INVOKE_RESPONSES,
+           request="InvokeRequest", headers=(REQUEST_ID_HEADER,))
 def invoke_default() -> Response:
     """同步调用算法: the default algorithm (PrimeChecker unless DEFAULT_ALGORITHM says otherwise)."""
     services = scaffold()
     return _invoke(services, services.algorithm(services.settings.default_algorithm))
 
 
-@bp.post("/invoke/<name>")
-def invoke_named(name: str) -> Response:
+@bp.post("/invoke/<algorithm>")
+@operation("Algorithm", "按名称同步调用算法", "invoke_named_algorithm", INVOKE_RESPONSES,
+           description="The same call for any registered algorithm; the body is its params.",
+           request=PATH_ALGORITHM_PARAMS, headers=(REQUEST_ID_HEADER,))
+def invoke_named(algorithm: str) -> Response:
     """The same call for any registered algorithm, by name."""
     services = scaffold()
-    return _invoke(services, services.algorithm(name))
+    return _invoke(services, services.algorithm(algorithm))
 
 
 def _invoke(services: Scaffold, algorithm: Algorithm) -> Response:
@@ -56,6 +71,7 @@ def _invoke(services: Scaffold, algorithm: Algorithm) -> Response:
 
 
 @bp.get("/algorithms")
+@operation("Algorithm", "算法列表", "list_algorithms", {200: ("AlgorithmList", "成功")})
 def list_algorithms() -> Response:
     """Every registered algorithm with its version and the JSON Schema of its params."""
     algorithms = [

@@ -3,23 +3,37 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from app.docs.operations import IDEMPOTENCY_HEADER, REQUEST_ID_HEADER, operation
 from app.extensions import scaffold
 from app.jobs import bp
 from app.jobs.model import iso
 from app.json_body import json_object_body
 from app.request_id import current_request_id
 
-IDEMPOTENCY_HEADER = "Idempotency-Key"
+UNAVAILABLE = ("JobErrorResponse", "任务服务暂不可用 (Retry-After header)")
+NOT_FOUND = ("JobErrorResponse", "任务不存在或已过期")
+JOB_ID = {"job_id": "任务唯一标识(12位十六进制)"}
 
 
 @bp.post("/jobs")
+@operation("Jobs", "创建异步任务", "create_job", {
+    202: ("JobCreateResponse", "任务已创建 (Location: /jobs/{job_id})"),
+    200: ("JobCreateResponse", "Extension: the job an earlier request with this Idempotency-Key created"),
+    400: ("JobErrorResponse", "请求参数错误"),
+    404: ("JobErrorResponse", "算法不存在"),
+    409: ("JobErrorResponse", "Idempotency-Key reused with another body"),
+    413: ("JobErrorResponse", "请求体过大"),
+    415: ("JobErrorResponse", "请求体不是 JSON"),
+    503: UNAVAILABLE,
+}, description="创建异步任务,立即返回任务 ID,任务在后台执行", request="JobRequest",
+    headers=(REQUEST_ID_HEADER, IDEMPOTENCY_HEADER))
 def create_job() -> Response:
     """创建异步任务: 202 with the job id and a Location to poll.
 
     A repeat with the same Idempotency-Key and body answers 200 with the same job.
     """
     record, replayed = scaffold().jobs.create(
-        json_object_body(), current_request_id(), request.headers.get(IDEMPOTENCY_HEADER)
+        json_object_body(), current_request_id(), request.headers.get(IDEMPOTENCY_HEADER["name"])
     )
     # The bodies here are built directly: the JobCreateResponse and JobStatusResponse
     # schemas document them (and the tests hold them to it), while `dump` checks nothing.
@@ -33,12 +47,20 @@ def create_job() -> Response:
 
 
 @bp.get("/jobs/<job_id>")
+@operation("Jobs", "查询任务状态", "get_job_status",
+           {200: ("JobStatusResponse", "成功"), 404: NOT_FOUND, 503: UNAVAILABLE},
+           path_descriptions=JOB_ID)
 def get_job(job_id: str) -> Response:
     """查询任务状态: every documented field, null where it does not apply yet."""
     return jsonify(scaffold().jobs.get(job_id).public_view())
 
 
 @bp.delete("/jobs/<job_id>")
+@operation("Jobs", "取消任务 (extension)", "cancel_job", {
+    200: ("JobStatusResponse", "已取消"), 404: NOT_FOUND,
+    409: ("JobErrorResponse", "任务已结束或不可取消"), 503: UNAVAILABLE,
+}, description="Cancels a pending job, or a running one whose algorithm allows it; "
+               "the job then reads `cancelled`.", path_descriptions=JOB_ID)
 def cancel_job(job_id: str) -> Response:
     """Cancel a job (an extension): pending ones always, running ones if the algorithm allows."""
     return jsonify(scaffold().jobs.cancel(job_id).public_view())

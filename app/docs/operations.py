@@ -1,0 +1,73 @@
+"""How a view documents itself: the OpenAPI operation `build_spec` reads off the URL map.
+
+Each route carries its own documentation, next to the code that serves it, so the
+document cannot list a route that does not exist or miss one that does:
+
+    @bp.get("/jobs/<job_id>")
+    @operation("Jobs", "查询任务状态", "get_job_status",
+               responses={200: ("JobStatusResponse", "成功"), 404: ("JobErrorResponse", "...")})
+    def get_job(job_id): ...
+
+Schemas are named by their component name (the seed document's names); the document
+module registers the components themselves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+View = TypeVar("View", bound=Callable[..., Any])
+ATTRIBUTE = "openapi_operation"
+JSON = "application/json"
+# `request=` for /invoke/{algorithm}: the params schema of the algorithm the path names.
+PATH_ALGORITHM_PARAMS = "<params of the algorithm in the path>"
+
+
+REQUEST_ID_HEADER = {
+    "name": "X-Request-Id",
+    "in": "header",
+    "required": False,
+    # No maxLength: a longer or unprintable id is replaced by a fresh UUID4, never refused.
+    "schema": {"type": "string"},
+    "description": "Used as request_id when printable and at most 128 characters; "
+                   "otherwise a fresh UUID4 is",
+}
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 128},
+    "description": "Extension: a repeat with the same key and body within the job TTL "
+                   "returns the same job (200)",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    tag: str
+    summary: str
+    operation_id: str
+    # status -> (component name for a JSON body, or an inline schema; description)
+    responses: dict[int, tuple[str | dict[str, Any], str]]
+    description: str | None = None
+    request: str | None = None  # the request body's component name
+    headers: tuple[dict[str, Any], ...] = ()  # header parameters
+    path_descriptions: dict[str, str] = field(default_factory=dict)
+    content_type: str = JSON  # of the responses
+
+
+def operation(tag: str, summary: str, operation_id: str,
+              responses: dict[int, tuple[str | dict[str, Any], str]],
+              **details: Any) -> Callable[[View], View]:
+    """Attach the view's OpenAPI operation (see the module docstring)."""
+    documented = Operation(tag, summary, operation_id, responses, **details)
+
+    def attach(view: View) -> View:
+        setattr(view, ATTRIBUTE, documented)
+        return view
+
+    return attach
+
+
+def operation_of(view: Callable[..., Any]) -> Operation | None:
+    return getattr(view, ATTRIBUTE, None)
