@@ -84,6 +84,8 @@ def test_unknown_algorithm_is_wrapped_404(jobs_http):
         ({"algorithm": "PrimeChecker", "params": {"number": 1}, "webhook": "ftp://x/y"}, "webhook"),
         ({"algorithm": "PrimeChecker", "params": {"number": 1}, "webhook": "/relative"}, "webhook"),
         ({"algorithm": "PrimeChecker", "params": {"number": 1}, "webhook": 7}, "webhook"),
+        ({"algorithm": "\ud800", "params": {}}, "algorithm"),
+        ({"algorithm": "PrimeChecker", "params": {"\udfff": 1}}, "params.\\udfff"),
     ],
 )
 def test_invalid_job_requests_are_wrapped_400(jobs_http, body, field):
