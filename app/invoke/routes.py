@@ -5,8 +5,8 @@ import logging
 
 from flask import Response, jsonify
 
-from app.algorithms.base import Algorithm, execute, one_line_error
-from app.errors import ApiError
+from app.algorithms.base import Algorithm, AlgorithmInputError, execute, one_line_error
+from app.errors import ApiError, validation_error
 from app.extensions import Scaffold, scaffold
 from app.invoke import bp
 from app.invoke.schemas import AlgorithmList
@@ -40,6 +40,12 @@ def _invoke(services: Scaffold, algorithm: Algorithm) -> Response:
             execution = execute(algorithm, params, services.metrics)
     except ApiError:
         raise
+    except AlgorithmInputError as exc:
+        # Input the schema could not rule out, refused by the algorithm: the client's error.
+        log.info("algorithm refused its input", extra={"algorithm": algorithm.name,
+                                                       "reason": one_line_error(exc)})
+        raise validation_error(one_line_error(exc), field="body",
+                               algorithm=algorithm.name) from None
     except Exception as exc:
         log.exception("algorithm failed", extra={"algorithm": algorithm.name})
         raise ApiError(500, "ALGORITHM_ERROR", one_line_error(exc), {"algorithm": algorithm.name}) from None
