@@ -9,10 +9,9 @@ byte sent just within each timeout keeps the thread for as long as the client li
 So the time is measured here, from the moment the application starts until the body
 has fully arrived (BODY_TIMEOUT_SECONDS). When it runs out, one watcher thread shuts
 the read side of the client socket: a recv() blocked on it returns at once, the read
-comes up short, and the request answers 408 REQUEST_TIMEOUT. The body was not read to
-its end, so gunicorn closes the connection after the answer. Slow request headers and
-slow readers of the response are not covered: only a buffering proxy stops those
-(README, "Behind nginx").
+comes up short, and the request answers 408 REQUEST_TIMEOUT with `Connection: close`.
+Slow request headers and slow readers of the response are not covered: only a
+buffering proxy stops those (README, "Slow clients").
 """
 from __future__ import annotations
 
@@ -26,8 +25,24 @@ from app.errors import ApiError
 
 StartResponse = Callable[..., Any]
 
+# gunicorn's request being served by this thread (gthread serves one at a time per thread).
+_served = threading.local()
+
+
+def remember_request(worker: Any, req: Any) -> None:
+    """gunicorn's pre_request hook (gunicorn.conf.py), so that a 408 can close its connection.
+
+    gunicorn drops a Connection header set by the app (hop-by-hop); marking its request
+    as closing is how it is told. Without the hook the connection still closes after
+    the 408, as the body was not read to its end, but the answer says keep-alive.
+    """
+    _served.request = req
+
 
 def request_timeout(seconds: float) -> ApiError:
+    request = getattr(_served, "request", None)
+    if request is not None:
+        request.must_close = True
     return ApiError(408, "REQUEST_TIMEOUT",
                     f"request body did not arrive within {seconds:g} seconds",
                     {"body_timeout_seconds": seconds})

@@ -40,6 +40,7 @@ class SlowClient:
     chunked: bool = False
     received: bytes = b""
     closed_after_answer: bool = False
+    head_lines: list[str] = field(default_factory=list)
     thread: threading.Thread = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +83,7 @@ class SlowClient:
         self.thread.join(GIVE_UP_SECONDS + 5)
         assert self.received, "no answer: the body was read for as long as the client liked"
         head, _, body = self.received.partition(b"\r\n\r\n")
+        self.head_lines = head.decode("latin-1").lower().split("\r\n")
         return int(head.split()[1]), json.loads(body)
 
 
@@ -100,6 +102,7 @@ def test_a_body_too_slow_gets_408_and_every_thread_goes_free(slow_service, chunk
         assert status == 408
         assert body["error"] == "REQUEST_TIMEOUT"
         assert body["details"] == {"body_timeout_seconds": 1.0}
+        assert "connection: close" in client.head_lines
         assert client.closed_after_answer
     assert healthz_answers(slow_service)
 
