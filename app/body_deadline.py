@@ -165,7 +165,8 @@ class DeadlineInput:
 class BodyDeadline:
     """WSGI middleware putting a deadline on the body of every request gunicorn serves.
 
-    Without `gunicorn.socket` (the Flask test client, another server) it does nothing.
+    Without `gunicorn.socket` (the Flask test client, another server) it does nothing;
+    nor for HTTP/2 (off in gunicorn by default), whose streams share one socket.
     """
 
     def __init__(self, wsgi_app: Callable[[dict, StartResponse], Iterable[bytes]],
@@ -179,7 +180,8 @@ class BodyDeadline:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         sock = environ.get("gunicorn.socket")
         content_length = _content_length(environ)
-        if sock is None or content_length == 0:
+        if (sock is None or content_length == 0
+                or not environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1")):
             return self.wsgi_app(environ, start_response)
         alarm = self.watcher.arm(sock)
         environ["wsgi.input"] = DeadlineInput(environ["wsgi.input"], alarm, content_length,
