@@ -6,10 +6,11 @@ and /healthz stopped answering. A socket timeout alone does not bound this: guni
 reads a body in a loop of recv() calls and each call gets the whole timeout again, so a
 byte sent just within each timeout keeps the thread for as long as the client likes.
 
-So the time is measured here, from the moment the application starts until the body
-has fully arrived (BODY_TIMEOUT_SECONDS). When it runs out, one watcher thread shuts
-the read side of the client socket: a recv() blocked on it returns at once, the read
-comes up short, and the request answers 408 REQUEST_TIMEOUT with `Connection: close`.
+So the time is measured here, from the moment the app gets the request (its head
+complete) until the body has fully arrived (BODY_TIMEOUT_SECONDS). When it runs out,
+one watcher thread shuts the read side of the client socket: a recv() blocked on it
+returns at once, the read comes up short, and the request answers 408 REQUEST_TIMEOUT
+with `Connection: close`.
 Slow request headers and slow readers of the response are not covered: only a
 buffering proxy stops those (README, "Slow clients").
 """
