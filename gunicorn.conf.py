@@ -20,7 +20,7 @@ _METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(pr
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR
 
 # Only now, with the metrics directory in the environment, may app code be imported.
-from app import heap, server_errors  # noqa: E402
+from app import body_deadline, heap, server_errors  # noqa: E402
 
 server_errors.install()  # gunicorn's own parse errors answer JSON, not HTML
 heap.limit_arenas()  # before any thread starts; workers inherit it (app/heap.py)
@@ -49,6 +49,7 @@ max_requests_jitter = max_requests // 10
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # gunicorn 27 opens a control socket under $HOME by default; platforms have no writable home.
 control_socket_disable = True
+pre_request = body_deadline.remember_request  # a 408 for a slow body says Connection: close
 
 accesslog = None  # the app writes one JSON line per request itself, with its request id
 logger_class = "app.gunicorn_logger.ErrorLogOnly"  # and gunicorn skips building its own

@@ -14,6 +14,7 @@ from flask import Flask
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS, with_extras
 from app.auth import public_paths, register_auth
+from app.body_deadline import BodyDeadline
 from app.config import Settings
 from app.errors import register_error_handlers
 from app.extensions import EXTENSION_KEY, Scaffold
@@ -53,6 +54,7 @@ def create_app(
     services.readiness_checks["algorithm"] = lambda: _algorithms_answer(services)
     register_jobs(services)
 
+    app.wsgi_app = BodyDeadline(app.wsgi_app, settings.body_timeout_seconds)  # type: ignore[method-assign]
     # Request ids, security headers, HTTP metrics and the access log wrap every request.
     app.wsgi_app = RequestCycle(app.wsgi_app, services.metrics)  # type: ignore[method-assign]
     register_error_handlers(app)

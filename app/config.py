@@ -64,6 +64,9 @@ class Settings:
     metrics_public: bool = True
     max_inflight_invoke: int = DEFAULT_THREADS
     max_params_bytes: int = 64 * 1024
+    # Edges of the HTTP layer (app/body_deadline.py, app/webhooks/address_policy.py).
+    body_timeout_seconds: float = 10.0
+    webhook_dns_timeout_seconds: float = 3.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -102,6 +105,10 @@ class Settings:
                 environ, "MAX_INFLIGHT_INVOKE", _int(environ, "GUNICORN_THREADS", DEFAULT_THREADS)
             ),
             max_params_bytes=_int(environ, "MAX_PARAMS_BYTES", cls.max_params_bytes),
+            body_timeout_seconds=_float(environ, "BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
+            webhook_dns_timeout_seconds=_float(
+                environ, "WEBHOOK_DNS_TIMEOUT_SECONDS", cls.webhook_dns_timeout_seconds
+            ),
         )
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Settings":

@@ -1,8 +1,12 @@
 """Reading a request body as JSON, strictly and safely.
 
 Flask's `get_json` would accept `NaN`, turn a 5000-digit number into a 500 (Python
-refuses int conversion past 4300 digits) and treat text/plain as missing. This module
-decides each of those cases once, for every route.
+refuses int conversion past 4300 digits) and treat text/plain as missing. JSON's
+grammar also admits a lone UTF-16 surrogate (`"\ud800"`), which is no Unicode
+character: it cannot be encoded as UTF-8, so echoing, measuring or storing it would
+fail later; it is refused here, with its place named. And a chunked body past
+MAX_CONTENT_LENGTH would be cut at the limit and parsed. This module decides each of
+those cases once, for every route.
 """
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import json
 from typing import Any
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import ApiError, validation_error
 
@@ -31,6 +36,8 @@ def _parse_int(text: str) -> int | HugeInteger:
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
+
+MAX_ECHO_CHARS = 64
 
 # Built once: `json.loads(..., parse_int=...)` would build a decoder on every call.
 _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_refuse_constant)
@@ -57,9 +64,70 @@ def json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
-def json_object_body() -> dict[str, Any]:
-    """The request body as a JSON object, or the documented 400/415 error."""
+def echo(value: Any) -> Any:
+    """The offending value as sent, or its JSON text cut to MAX_ECHO_CHARS when long."""
+    if isinstance(value, (bool, float)) or value is None:
+        return value
+    if isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False)
+    if len(text) <= MAX_ECHO_CHARS:
+        return value
+    return f"{text[:MAX_ECHO_CHARS]}… ({len(text)} characters)"
+
+
+def lone_surrogate(value: Any) -> tuple[str, str] | None:
+    """(dotted path, text) of the first key or string in `value` holding a lone surrogate."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, str):
+            if not _is_unicode(item):
+                return path, item
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                inner_path = f"{path}.{key}" if path else key
+                if not _is_unicode(key):
+                    return inner_path, key
+                pending.append((inner_path, inner))
+        elif isinstance(item, list):
+            pending.extend((f"{path}.{index}", inner) for index, inner in enumerate(item))
+    return None
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(text: str) -> str:
+    """`text` with every lone surrogate written as its escape, `\\ud800`: safe to echo."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _body_bytes() -> bytes:
+    """The whole body; 413 when a body without Content-Length runs past the limit.
+
+    For a chunked body Werkzeug stops reading at MAX_CONTENT_LENGTH without raising, so a
+    longer one would be cut there and parsed: the byte after the limit is looked for here.
+    """
     data = request.get_data(cache=True)
+    limit = request.max_content_length
+    if (request.content_length is None and limit is not None and len(data) >= limit
+            and request.input_stream.read(1)):
+        raise RequestEntityTooLarge()
+    return data
+
+
+def json_object_body() -> dict[str, Any]:
+    """The request body as a JSON object, or the documented 400/413/415 error."""
+    data = _body_bytes()
     if not data:
         raise validation_error("request body is required", field="body")
     if not request.is_json:
@@ -77,4 +145,14 @@ def json_object_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise validation_error("request body must be a JSON object", field="body",
                                value=json_type(body))
+    found = lone_surrogate(body) if _may_hold_surrogates(data) else None
+    if found:
+        path = printable(found[0])
+        raise validation_error(f"{path} holds a lone UTF-16 surrogate, which is not a character",
+                               field=path, value=echo(printable(found[1])))
     return body
+
+
+def _may_hold_surrogates(data: bytes) -> bool:
+    """False for the usual ASCII body without escapes, which spares it the walk."""
+    return b"\\u" in data or not data.isascii()

@@ -6,16 +6,14 @@ flattened here into that shape.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Iterator
 
 from marshmallow import Schema, ValidationError
 
 from app.errors import ApiError, validation_error
-from app.json_body import HugeInteger
+from app.json_body import HugeInteger, echo
 from app.schemas import Int64
 
-MAX_ECHO_CHARS = 64
 _MISSING = object()
 
 
@@ -74,18 +72,3 @@ def _lookup(data: Any, path: tuple) -> Any:
         else:
             return _MISSING
     return data
-
-
-def echo(value: Any) -> Any:
-    """The offending value as sent, or its JSON text cut to MAX_ECHO_CHARS when long."""
-    if isinstance(value, (bool, float)) or value is None:
-        return value
-    if isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, str):
-        text = value
-    else:
-        text = json.dumps(value, ensure_ascii=False)
-    if len(text) <= MAX_ECHO_CHARS:
-        return value
-    return f"{text[:MAX_ECHO_CHARS]}… ({len(text)} characters)"

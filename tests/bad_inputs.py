@@ -50,4 +50,11 @@ BAD_INVOKE_INPUTS = [
     BadInput("2^63", number_body(str(2**63)), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("-2^63-1", number_body(str(-(2**63) - 1)), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("invalid UTF-8", b'{"number": "\xff"}', JSON, 400, "VALIDATION_ERROR", "body"),
+    # Lone UTF-16 surrogates: JSON's grammar admits them, UTF-8 cannot hold them.
+    BadInput("lone surrogate escape", number_body('"\\ud800"'), JSON, 400, "VALIDATION_ERROR",
+             "number"),
+    BadInput("lone surrogate in a key", b'{"\\udfff": 1}', JSON, 400, "VALIDATION_ERROR",
+             "\\udfff"),
+    BadInput("UTF-8-encoded surrogate", b'{"number": "\xed\xa0\x80"}', JSON, 400,
+             "VALIDATION_ERROR", "number"),
 ]

@@ -1,11 +1,14 @@
 """Failures inside the app: an algorithm that raises, and a bug the app did not foresee."""
 from __future__ import annotations
 
+import logging
+
 from marshmallow import Schema
 
 from app import create_app
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS
+from tests.example_algorithm import POSITIVE_ONLY
 
 
 def _boom(params):
@@ -39,3 +42,17 @@ def test_unexpected_exception_is_internal_error_without_traceback():
     assert reply.get_json()["message"] == "internal server error"
     assert "internal detail" not in reply.get_data(as_text=True)
     assert "Traceback" not in reply.get_data(as_text=True)
+
+
+def test_input_the_algorithm_refuses_is_a_400_logged_at_info(caplog):
+    app = _app_with(POSITIVE_ONLY)
+    with caplog.at_level(logging.INFO):
+        reply = app.test_client().post("/invoke/PositiveOnly", json={"number": -5})
+    assert reply.status_code == 400
+    body = reply.get_json()
+    assert body["error"] == "VALIDATION_ERROR"
+    assert body["message"] == "Invalid input: number must be positive"
+    assert body["details"] == {"field": "body", "algorithm": "PositiveOnly"}
+    refused = [r for r in caplog.records if r.getMessage() == "algorithm refused its input"]
+    assert [r.levelno for r in refused] == [logging.INFO]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

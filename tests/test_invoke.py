@@ -58,6 +58,14 @@ def test_documented_validation_message_word_for_word(http):
     assert body["details"] == {"field": "number", "value": "abc"}
 
 
+def test_a_lone_surrogate_is_echoed_as_its_escape(http):
+    reply = http.request("POST", "/invoke", b'{"number": "\\ud800"}', "application/json")
+    assert reply.status == 400
+    body = reply.json()
+    assert body["message"] == "number holds a lone UTF-16 surrogate, which is not a character"
+    assert body["details"] == {"field": "number", "value": "\\ud800"}
+
+
 def test_out_of_range_names_the_allowed_range(http):
     body = http.post_json("/invoke", {"number": 2**63}).json()
     assert body["details"]["allowed_range"] == {"minimum": -(2**63), "maximum": 2**63 - 1}

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 
 import pytest
 
 from tests.bad_inputs import BAD_INVOKE_INPUTS, BadInput
 from tests.jobs_support import create_job, job, wait_job
+from tests.servers import Service, wait_for
+from tests.transports import HttpTransport
 
 RECORD_FIELDS = {"job_id", "status", "algorithm", "created_at", "started_at", "completed_at",
                  "result", "error", "metadata", "webhook_status", "webhook_attempts"}
@@ -84,6 +87,8 @@ def test_unknown_algorithm_is_wrapped_404(jobs_http):
         ({"algorithm": "PrimeChecker", "params": {"number": 1}, "webhook": "ftp://x/y"}, "webhook"),
         ({"algorithm": "PrimeChecker", "params": {"number": 1}, "webhook": "/relative"}, "webhook"),
         ({"algorithm": "PrimeChecker", "params": {"number": 1}, "webhook": 7}, "webhook"),
+        ({"algorithm": "\ud800", "params": {}}, "algorithm"),
+        ({"algorithm": "PrimeChecker", "params": {"\udfff": 1}}, "params.\\udfff"),
     ],
 )
 def test_invalid_job_requests_are_wrapped_400(jobs_http, body, field):
@@ -132,8 +137,24 @@ def test_wrong_method_on_jobs_is_wrapped_405(jobs_http):
     assert reply.json()["detail"]["error"] == "METHOD_NOT_ALLOWED"
 
 
-def test_request_id_is_kept_with_the_job(jobs_http):
-    reply = jobs_http.post_json("/jobs", {"algorithm": "PrimeChecker", "params": {"number": 3}},
-                                headers={"X-Request-Id": "trace-42"})
-    assert reply.header("X-Request-Id") == "trace-42"
-    assert job(jobs_http, reply.json()["job_id"])["job_id"] == reply.json()["job_id"]
+def _log_lines(deployment) -> list[dict]:
+    """Every JSON log line of a deployment: the web process, and its workers in scale-out."""
+    processes = [deployment] if isinstance(deployment, Service) else [deployment.web,
+                                                                      *deployment.workers]
+    return [line for process in processes for line in process.json_lines()]
+
+
+def test_request_id_is_kept_with_the_job(deployment):
+    http = HttpTransport(deployment.base_url)
+    request_id = f"trace-{uuid.uuid4().hex}"
+    reply = http.post_json("/jobs", {"algorithm": "PrimeChecker", "params": {"number": 3}},
+                           headers={"X-Request-Id": request_id})
+    assert reply.header("X-Request-Id") == request_id
+    job_id = reply.json()["job_id"]
+    wait_job(http, job_id)
+    # Written by the thread or worker that ran the job, long after the request ended.
+    finished = wait_for(lambda: [line for line in _log_lines(deployment)
+                                 if line.get("job_id") == job_id
+                                 and line["message"] == "job finished"],
+                        message=f"the 'job finished' line of job {job_id}")
+    assert [line["request_id"] for line in finished] == [request_id]

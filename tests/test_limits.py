@@ -5,6 +5,7 @@ opens it (a file appears), so nothing depends on timing: no sleep, no race.
 """
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from marshmallow import Schema, fields
 
 from app import create_app
@@ -193,3 +195,41 @@ def test_oversized_requests_answer_json(service, head, status, code):
     assert status_line.split()[1] == str(status)
     assert body["error"] == code
     assert set(body) == {"error", "message", "details", "request_id"}
+
+
+# Valid JSON up to the 1 MiB limit, garbage after it: cut at the limit, it would run.
+OVER_LIMIT_CHUNKED = b'{"number":17}' + b" " * (3 * 1024 * 1024) + b"THIS IS NOT JSON"
+
+
+def _chunks(data: bytes, size: int = 64 * 1024):
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+def test_a_chunked_body_over_the_limit_is_413_under_gunicorn(service):
+    reply = requests.post(service.url("/invoke"), data=_chunks(OVER_LIMIT_CHUNKED),
+                          headers={"Content-Type": "application/json"}, timeout=30)
+    assert reply.request.headers.get("Transfer-Encoding") == "chunked"
+    assert reply.status_code == 413
+    assert reply.json()["error"] == "PAYLOAD_TOO_LARGE"
+
+
+def post_chunked(client, path: str, body: bytes):
+    """What gunicorn hands the app for a chunked body: no length, a self-terminating stream."""
+    return client.post(path, input_stream=io.BytesIO(body),
+                       headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+                       environ_overrides={"wsgi.input_terminated": True})
+
+
+@pytest.mark.parametrize("path", ["/invoke", "/jobs"])
+def test_a_chunked_body_over_the_limit_is_413(client, path):
+    reply = post_chunked(client, path, OVER_LIMIT_CHUNKED)
+    assert reply.status_code == 413
+    body = reply.get_json()
+    assert (body["detail"] if path == "/jobs" else body)["error"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_a_chunked_body_of_exactly_the_limit_is_read():
+    body = b'{"number":17}'
+    app = create_app({"log_level": "WARNING", "max_content_length": len(body)})
+    assert post_chunked(app.test_client(), "/invoke", body).status_code == 200

@@ -5,9 +5,9 @@ import logging
 
 from flask import Response, jsonify
 
-from app.algorithms.base import Algorithm, execute, one_line_error
+from app.algorithms.base import Algorithm, AlgorithmInputError, execute, one_line_error
 from app.docs.operations import PATH_ALGORITHM_PARAMS, REQUEST_ID_HEADER, operation
-from app.errors import ApiError
+from app.errors import ApiError, validation_error
 from app.extensions import Scaffold, scaffold
 from app.invoke import bp
 from app.invoke.schemas import AlgorithmList
@@ -22,6 +22,7 @@ INVOKE_RESPONSES = {
     200: ("InvokeResponse", "成功"),
     400: ("ErrorResponse", "请求参数错误"),
     404: ("ErrorResponse", "算法不存在"),
+    408: ("ErrorResponse", "请求体未在 BODY_TIMEOUT_SECONDS 内收完 (Connection: close)"),
     413: ("ErrorResponse", "请求体过大"),
     415: ("ErrorResponse", "请求体不是 JSON"),
     500: ("ErrorResponse", "服务器内部错误"),
@@ -55,6 +56,12 @@ def _invoke(services: Scaffold, algorithm: Algorithm) -> Response:
             execution = execute(algorithm, params, services.metrics)
     except ApiError:
         raise
+    except AlgorithmInputError as exc:
+        # Input the schema could not rule out, refused by the algorithm: the client's error.
+        log.info("algorithm refused its input", extra={"algorithm": algorithm.name,
+                                                       "reason": one_line_error(exc)})
+        raise validation_error(one_line_error(exc), field="body",
+                               algorithm=algorithm.name) from None
     except Exception as exc:
         log.exception("algorithm failed", extra={"algorithm": algorithm.name})
         raise ApiError(500, "ALGORITHM_ERROR", one_line_error(exc), {"algorithm": algorithm.name}) from None

@@ -21,6 +21,7 @@ JOB_ID = {"job_id": "任务唯一标识(12位十六进制)"}
     200: ("JobCreateResponse", "Extension: the job an earlier request with this Idempotency-Key created"),
     400: ("JobErrorResponse", "请求参数错误"),
     404: ("JobErrorResponse", "算法不存在"),
+    408: ("JobErrorResponse", "请求体未在 BODY_TIMEOUT_SECONDS 内收完 (Connection: close)"),
     409: ("JobErrorResponse", "Idempotency-Key reused with another body"),
     413: ("JobErrorResponse", "请求体过大"),
     415: ("JobErrorResponse", "请求体不是 JSON"),

@@ -10,12 +10,19 @@ Two checks at two times:
 - at each delivery, `resolve_allowed` looks the host up once and vets every address.
   The sender then connects to one of those addresses and never looks the name up again,
   so a DNS answer that changes between check and connect (DNS rebinding) gains nothing.
+
+A lookup has a time limit (WEBHOOK_DNS_TIMEOUT_SECONDS): the system resolver has none a
+client cannot stretch, and job creation looks the host up in a request thread. A lookup
+without an answer in time counts as a name that does not resolve.
 """
 from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -40,10 +47,15 @@ _NAMED_NETWORKS = tuple(
         ("::1/128", "a loopback address"),
         ("fc00::/7", "a private address"),
         ("fe80::/10", "a link-local address"),
+        ("fec0::/10", "a deprecated site-local address"),  # is_global in Python
         ("ff00::/8", "a multicast address"),
     )
 )
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Lookups waiting on the resolver at once, per process; waiting for one of these slots
+# counts against the lookup's time limit, so a flood of hanging names cannot pile up threads.
+MAX_LOOKUPS_IN_FLIGHT = 16
+_lookup_slots = threading.BoundedSemaphore(MAX_LOOKUPS_IN_FLIGHT)
 
 
 @dataclass(frozen=True)
@@ -55,9 +67,11 @@ class AddressPolicy:
     allowed_hosts: host names, lowercase and as written in the URL (IPv6 without
         brackets), that may resolve to any address (WEBHOOK_ALLOWED_HOSTS). The name is
         trusted, not its addresses: with only "localhost" listed, 127.0.0.1 is refused.
+    lookup_timeout_seconds: how long a host lookup may take (WEBHOOK_DNS_TIMEOUT_SECONDS).
     """
     allow_private: bool = False
     allowed_hosts: frozenset[str] = frozenset()
+    lookup_timeout_seconds: float = 3.0
 
     def trusts(self, host: str) -> bool:
         return self.allow_private or host.lower() in self.allowed_hosts
@@ -65,6 +79,13 @@ class AddressPolicy:
 
 class RefusedAddress(ValueError):
     """A webhook host that is, or resolves to, an address the policy refuses."""
+
+
+class LookupTimeout(socket.gaierror):
+    """No answer from the resolver in time: handled wherever a failed lookup is."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(socket.EAI_AGAIN, f"no answer within {seconds:g} s")
 
 
 def check_url_syntax(url: str) -> None:
@@ -93,7 +114,7 @@ def resolve_allowed(host: str, port: int, policy: AddressPolicy) -> list[IPAddre
     Raises RefusedAddress for a refused address, socket.gaierror when the name does
     not resolve.
     """
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos = _getaddrinfo(host, port, policy.lookup_timeout_seconds)
     addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
     if not policy.trusts(host):
         for address in addresses:
@@ -101,6 +122,35 @@ def resolve_allowed(host: str, port: int, policy: AddressPolicy) -> list[IPAddre
             if reason:
                 raise RefusedAddress(_refusal_message(host, address, reason))
     return addresses
+
+
+def _getaddrinfo(host: str, port: int, seconds: float) -> list[tuple]:
+    """`socket.getaddrinfo`, or LookupTimeout after `seconds`.
+
+    getaddrinfo cannot be interrupted, so it runs in a thread of its own, which a
+    timed-out lookup leaves behind until the resolver gives up.
+    """
+    deadline = time.monotonic() + seconds
+    if not _lookup_slots.acquire(timeout=seconds):
+        raise LookupTimeout(seconds)
+    answer: dict[str, Any] = {}
+    finished = threading.Event()
+
+    def look_up() -> None:
+        try:
+            answer["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            answer["error"] = exc
+        finally:
+            _lookup_slots.release()
+            finished.set()
+
+    threading.Thread(target=look_up, name="webhook-dns", daemon=True).start()
+    if not finished.wait(max(deadline - time.monotonic(), 0)):
+        raise LookupTimeout(seconds)
+    if "error" in answer:
+        raise answer["error"]
+    return answer["infos"]
 
 
 def refusal(address: IPAddress) -> str | None:

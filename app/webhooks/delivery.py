@@ -24,7 +24,8 @@ FAILED = "failed"
 
 
 def address_policy(settings: Settings) -> AddressPolicy:
-    return AddressPolicy(settings.webhook_allow_private, settings.webhook_allowed_hosts)
+    return AddressPolicy(settings.webhook_allow_private, settings.webhook_allowed_hosts,
+                         settings.webhook_dns_timeout_seconds)
 
 
 def sender_for(settings: Settings) -> WebhookSender:

@@ -1,0 +1,203 @@
+"""A deadline for the request body: a client that sends it too slowly gets 408, not a thread.
+
+gunicorn's gthread worker reads a request body in the request thread, with no time
+limit of its own: eight clients sending a byte every few seconds held all eight threads
+and /healthz stopped answering. A socket timeout alone does not bound this: gunicorn
+reads a body in a loop of recv() calls and each call gets the whole timeout again, so a
+byte sent just within each timeout keeps the thread for as long as the client likes.
+
+So the time is measured here, from the moment the app gets the request (its head
+complete) until the body has fully arrived (BODY_TIMEOUT_SECONDS). When it runs out,
+one watcher thread shuts the read side of the client socket: a recv() blocked on it
+returns at once, the read comes up short, and the request answers 408 REQUEST_TIMEOUT
+with `Connection: close`.
+Slow request headers and slow readers of the response are not covered: only a
+buffering proxy stops those (README, "Slow clients").
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Iterable, Iterator
+
+from app.errors import ApiError
+
+StartResponse = Callable[..., Any]
+
+# gunicorn's request being served by this thread (gthread serves one at a time per thread).
+_served = threading.local()
+
+
+def remember_request(worker: Any, req: Any) -> None:
+    """gunicorn's pre_request hook (gunicorn.conf.py), so that a 408 can close its connection.
+
+    gunicorn drops a Connection header set by the app (hop-by-hop); marking its request
+    as closing is how it is told. Without the hook the connection still closes after
+    the 408, as the body was not read to its end, but the answer says keep-alive.
+    """
+    _served.request = req
+
+
+def request_timeout(seconds: float) -> ApiError:
+    request = getattr(_served, "request", None)
+    if request is not None:
+        request.must_close = True
+    return ApiError(408, "REQUEST_TIMEOUT",
+                    f"request body did not arrive within {seconds:g} seconds",
+                    {"body_timeout_seconds": seconds})
+
+
+class Alarm:
+    """One request's deadline: `fire` shuts the socket's read side unless cancelled first."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.fired = False
+        self.cancelled = False
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+
+    def fire(self) -> None:
+        # Under the lock, so a socket is never shut after its request let go of it.
+        with self._lock:
+            if self.cancelled:
+                return
+            self.fired = True
+            try:
+                self.sock.shutdown(socket.SHUT_RD)
+            except OSError:  # the client has gone already
+                pass
+
+
+class Watcher:
+    """Fires the alarms whose deadline passed, in one thread that runs only while needed.
+
+    Every alarm lasts the same time, so deadlines come in the order alarms are armed and
+    a FIFO queue is enough. Cancelled alarms are dropped from its head as new ones come,
+    so it holds about as many alarms as there are requests in flight. The thread exits
+    when the queue is empty and the next `arm` starts it again.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._queue: deque[Alarm] = deque()
+        self._wakeup = threading.Condition()
+        self._running = False
+
+    def arm(self, sock: socket.socket) -> Alarm:
+        alarm = Alarm(sock, time.monotonic() + self.seconds)
+        with self._wakeup:
+            self._drop_cancelled()
+            self._queue.append(alarm)
+            if not self._running:
+                self._running = True
+                threading.Thread(target=self._run, name="body-deadline", daemon=True).start()
+        return alarm
+
+    def _drop_cancelled(self) -> None:
+        while self._queue and self._queue[0].cancelled:
+            self._queue.popleft()
+
+    def _run(self) -> None:
+        with self._wakeup:
+            while True:
+                self._drop_cancelled()
+                if not self._queue:
+                    self._running = False
+                    return
+                wait = self._queue[0].deadline - time.monotonic()
+                if wait > 0:
+                    self._wakeup.wait(wait)
+                else:
+                    self._queue.popleft().fire()
+
+
+class DeadlineInput:
+    """`wsgi.input` that answers 408 when the alarm cut the body short.
+
+    The alarm is cancelled as soon as the body is complete, so a request that then runs
+    for long keeps its connection. No `readinto`: Werkzeug then calls `read`.
+    """
+
+    def __init__(self, stream: Any, alarm: Alarm, content_length: int | None,
+                 seconds: float) -> None:
+        self._stream = stream
+        self._alarm = alarm
+        self._left = content_length
+        self._seconds = seconds
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._watched(self._stream.read, size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._watched(self._stream.readline, size)
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        return list(iter(self.readline, b""))
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    def _watched(self, read: Callable[[Any], bytes], size: Any) -> bytes:
+        if self._alarm.fired:
+            raise request_timeout(self._seconds)
+        try:
+            data = read(size)
+        except Exception:
+            if self._alarm.fired:
+                raise request_timeout(self._seconds) from None
+            raise
+        if self._left is not None:
+            self._left -= len(data)
+        complete = not data if self._left is None else self._left <= 0
+        if complete:
+            self._alarm.cancel()
+        elif self._alarm.fired:
+            raise request_timeout(self._seconds)
+        return data
+
+
+class BodyDeadline:
+    """WSGI middleware putting a deadline on the body of every request gunicorn serves.
+
+    Without `gunicorn.socket` (the Flask test client, another server) it does nothing;
+    nor for HTTP/2 (off in gunicorn by default), whose streams share one socket.
+    """
+
+    def __init__(self, wsgi_app: Callable[[dict, StartResponse], Iterable[bytes]],
+                 seconds: float) -> None:
+        if seconds <= 0:
+            raise ValueError("BODY_TIMEOUT_SECONDS must be positive")
+        self.wsgi_app = wsgi_app
+        self.seconds = seconds
+        self.watcher = Watcher(seconds)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        sock = environ.get("gunicorn.socket")
+        content_length = _content_length(environ)
+        if (sock is None or content_length == 0
+                or not environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1")):
+            return self.wsgi_app(environ, start_response)
+        alarm = self.watcher.arm(sock)
+        environ["wsgi.input"] = DeadlineInput(environ["wsgi.input"], alarm, content_length,
+                                              self.seconds)
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            alarm.cancel()
+
+
+def _content_length(environ: dict[str, Any]) -> int | None:
+    """The declared body length; None when chunked, 0 when there is no body at all."""
+    if environ.get("HTTP_TRANSFER_ENCODING", "").lower().strip().endswith("chunked"):
+        return None
+    try:
+        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
