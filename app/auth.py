@@ -26,7 +26,7 @@ import hashlib
 import hmac
 import logging
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from app.config import Settings
 from app.errors import ApiError
@@ -64,6 +64,12 @@ def matches_any(presented: str, key_digests: frozenset[bytes]) -> bool:
     return found
 
 
+def client_id() -> str:
+    """Who sent this request, for scoping what clients must not share (Idempotency-Key):
+    the SHA-256 hex of the API key that authenticated it; "" when keys are off."""
+    return g.get("api_client", "")
+
+
 def presented_keys() -> list[str]:
     """The keys this request carries: a Bearer token and/or an X-API-Key value."""
     keys = []
@@ -96,5 +102,7 @@ def register_auth(app: Flask, settings: Settings) -> None:
             raise unauthorized(f"an API key is required: send Authorization: Bearer <key> "
                                f"or {API_KEY_HEADER}: <key>")
         # A list, not a generator: every presented key is checked, even after a match.
-        if not any([matches_any(key, key_digests) for key in keys]):
+        valid = [key for key in keys if matches_any(key, key_digests)]
+        if not valid:
             raise unauthorized("the API key is not valid")
+        g.api_client = fingerprint(valid[0]).hex()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from app.auth import client_id
 from app.extensions import scaffold
 from app.jobs import bp
 from app.jobs.model import iso
@@ -19,7 +20,8 @@ def create_job() -> Response:
     A repeat with the same Idempotency-Key and body answers 200 with the same job.
     """
     record, replayed = scaffold().jobs.create(
-        json_object_body(), current_request_id(), request.headers.get(IDEMPOTENCY_HEADER)
+        json_object_body(), current_request_id(), request.headers.get(IDEMPOTENCY_HEADER),
+        client_id(),
     )
     # The bodies here are built directly: the JobCreateResponse and JobStatusResponse
     # schemas document them (and the tests hold them to it), while `dump` checks nothing.
