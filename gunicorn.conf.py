@@ -85,9 +85,10 @@ def on_starting(server) -> None:
         server.cfg.set("max_requests", 0)
 
 
-# The worker's own stop comes before worker_exit (kept-alive connections linger up to
-# 2 s in gthread), and the process must be gone before the master's graceful timeout.
-EXIT_MARGIN_SECONDS = 3
+# The worker's own stop comes before worker_exit (measured up to 3 s: gthread lets
+# kept-alive connections linger 2 s and polls every second), and the process must be
+# gone before the master's graceful timeout ends.
+EXIT_MARGIN_SECONDS = 4
 
 
 def worker_exit(server, worker) -> None:
