@@ -4,10 +4,11 @@ Nothing outside the process is needed, and nothing outlives it: a restart loses
 every job (the README says so and points to REDIS_URL). gunicorn.conf.py keeps this
 mode to one worker process, so every request sees the same store.
 
-Jobs run on a concurrent.futures ThreadPoolExecutor; MAX_QUEUE bounds the jobs
-waiting for a thread. Each queued or running job keeps its Future, so a cancelled
-pending job gives its slot back at once (Future.cancel) and shutdown can account
-for every job. Webhooks go out on a second pool, retries wait on its timer
+Jobs run on a concurrent.futures ThreadPoolExecutor; MAX_QUEUE slots (a semaphore)
+bound the jobs waiting for a thread. Each queued or running job keeps its Future, so
+a cancelled pending job gives its slot back at once (Future.cancel) and shutdown can
+account for every job. Job threads take no lock of ours: a Future starts or is
+cancelled, never both, so each slot is given back exactly once. Webhooks go out on a second pool, retries wait on its timer
 (app/jobs/delayed_executor.py) behind the RetryScheduler interface both modes share.
 
 Threads start on first use, in the process that uses them, never in a gunicorn
@@ -19,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import partial
 from typing import Mapping
@@ -54,30 +56,33 @@ class EmbeddedBackend:
         self._accepting = True
         self._started_in: int | None = None
         self._jobs_of: dict[str, Future] = {}  # queued and running jobs
-        self._waiting = 0  # of those, the queued ones: what MAX_QUEUE bounds
+        # One entry per job waiting for a thread (what MAX_QUEUE bounds). A deque, not a
+        # counter under a lock: its append and pop are atomic, so job threads take no lock.
+        self._waiting: deque[None] = deque()
 
     # -- the JobBackend interface ------------------------------------------------------
 
     def submit(self, record: JobRecord) -> bool:
         self._start_threads()
-        with self._lock:
+        job_id = record.job_id
+        with self._lock:  # so that shutdown sees every job submitted before it
             if not self._accepting:
                 raise QueueFull("shutting down")
-            if self._waiting >= self.settings.max_queue:
-                raise QueueFull(f"{self._waiting} jobs waiting")
+            if len(self._waiting) >= self.settings.max_queue:
+                raise QueueFull(f"{len(self._waiting)} jobs waiting")
             if not self.store.create(record):
                 return False
-            self._waiting += 1
+            self._waiting.append(None)
             self.metrics.series(self.metrics.jobs_active, PENDING).inc()
-            self._jobs_of[record.job_id] = self._pool.submit(self._run, record.job_id)
+            future = self._jobs_of[job_id] = self._pool.submit(self._run, job_id)
+        future.add_done_callback(lambda _: self._jobs_of.pop(job_id, None))
         return True
 
     def release(self, job_id: str) -> None:
         """The job was cancelled: if it still waits for a thread, its slot is free now."""
-        with self._lock:
-            future = self._jobs_of.get(job_id)
-            if future is not None and future.cancel():
-                self._dequeued_locked(job_id)
+        future = self._jobs_of.get(job_id)
+        if future is not None and future.cancel():
+            self._left_queue()
 
     def healthy(self) -> bool:
         self._start_threads()
@@ -113,8 +118,7 @@ class EmbeddedBackend:
     # -- inside the pools --------------------------------------------------------------
 
     def _run(self, job_id: str) -> None:
-        with self._lock:
-            self._dequeued_locked(job_id, running=True)
+        self._left_queue()
         self.metrics.series(self.metrics.jobs_active, RUNNING).inc()
         try:
             run_job(job_id, self.store, self.algorithms, self.metrics, self._notify)
@@ -122,30 +126,23 @@ class EmbeddedBackend:
             log.exception("job thread error", extra={"job_id": job_id})
         finally:
             self.metrics.series(self.metrics.jobs_active, RUNNING).dec()
-            with self._lock:
-                self._jobs_of.pop(job_id, None)
 
-    def _dequeued_locked(self, job_id: str, running: bool = False) -> None:
-        self._waiting -= 1
+    def _left_queue(self) -> None:
+        self._waiting.pop()
         self.metrics.series(self.metrics.jobs_active, PENDING).dec()
-        if not running:
-            del self._jobs_of[job_id]
 
     def _take_back_waiting(self) -> list[str]:
         """Cancel every job still waiting for a thread; their ids."""
-        with self._lock:
+        with self._lock:  # no submit in between
             taken = [job_id for job_id, future in list(self._jobs_of.items()) if future.cancel()]
-            for job_id in taken:
-                self._dequeued_locked(job_id)
+        for _ in taken:
+            self._left_queue()
         self._pool.shutdown(wait=False)
         return taken
 
     def _wait_for_running(self, deadline: float) -> list[str]:
-        with self._lock:
-            running = list(self._jobs_of.values())
-        wait(running, max(0.0, deadline - time.monotonic()))
-        with self._lock:
-            return list(self._jobs_of)
+        wait(list(self._jobs_of.values()), max(0.0, deadline - time.monotonic()))
+        return [job_id for job_id, future in list(self._jobs_of.items()) if not future.done()]
 
     def _fail(self, job_id: str, expected: str, error: str) -> bool:
         """Fail the job and start its webhook; True if it has one to deliver."""
