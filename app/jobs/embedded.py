@@ -75,14 +75,14 @@ class EmbeddedBackend:
             self._waiting.append(None)
             self.metrics.series(self.metrics.jobs_active, PENDING).inc()
             future = self._jobs_of[job_id] = self._pool.submit(self._run, job_id)
-        future.add_done_callback(lambda _: self._jobs_of.pop(job_id, None))
+        future.add_done_callback(partial(self._left_pool, job_id))
         return True
 
     def release(self, job_id: str) -> None:
         """The job was cancelled: if it still waits for a thread, its slot is free now."""
         future = self._jobs_of.get(job_id)
-        if future is not None and future.cancel():
-            self._left_queue()
+        if future is not None:
+            future.cancel()
 
     def healthy(self) -> bool:
         self._start_threads()
@@ -131,12 +131,20 @@ class EmbeddedBackend:
         self._waiting.pop()
         self.metrics.series(self.metrics.jobs_active, PENDING).dec()
 
+    def _left_pool(self, job_id: str, future: Future) -> None:
+        """Run once per job, when it has run or was cancelled before it started.
+
+        Future.cancel() answers True again for a future cancelled already, so the
+        slot is given back here, where it happens exactly once.
+        """
+        self._jobs_of.pop(job_id, None)
+        if future.cancelled():
+            self._left_queue()
+
     def _take_back_waiting(self) -> list[str]:
         """Cancel every job still waiting for a thread; their ids."""
         with self._lock:  # no submit in between
             taken = [job_id for job_id, future in list(self._jobs_of.items()) if future.cancel()]
-        for _ in taken:
-            self._left_queue()
         self._pool.shutdown(wait=False)
         return taken
 
