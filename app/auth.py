@@ -16,7 +16,9 @@ Public whatever the keys, because of who calls them:
   holds no data, and Swagger UI's Authorize button needs the page to load first.
 
 Anything else, unknown paths included, answers 401 without a key, so an unauthenticated
-client cannot map the routes. Keys are compared as SHA-256 digests with
+client cannot map the routes. `client_id()` tells which key authenticated a request,
+so what clients must not share (Idempotency-Key) is scoped to it. Keys are compared
+as SHA-256 digests with
 `hmac.compare_digest`, against every key without stopping at a match, so neither the
 time taken nor a key's length tells a caller how close a guess was. Keys are never logged.
 """
