@@ -62,15 +62,17 @@ def leaves_nothing_behind() -> Iterator[None]:
     """Torn down last: every process, app and file fixture has been stopped by then."""
     yield
     remove_temp_files()
-    try:
-        for what, find in (("processes", marked_processes), ("threads", app_threads),
-                           ("temp files", leftover_files)):
-            try:
-                wait_for(lambda: not find(), LEFTOVER_WAIT_SECONDS, interval=0.2)
-            except AssertionError:
-                pytest.fail(f"the test run left {what} behind: {find()}", pytrace=False)
-    finally:
-        shutil.rmtree(RUN_TMP, ignore_errors=True)
+    for what, find in (("processes", marked_processes), ("threads", app_threads),
+                       ("temp files", leftover_files)):
+        try:
+            wait_for(lambda: not find(), LEFTOVER_WAIT_SECONDS, interval=0.2)
+        except AssertionError:
+            pytest.fail(f"the test run left {what} behind: {find()}", pytrace=False)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's own temp directory goes whatever happened, even if no test ran."""
+    shutil.rmtree(RUN_TMP, ignore_errors=True)
 
 
 @pytest.fixture
