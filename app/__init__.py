@@ -87,14 +87,15 @@ def register_jobs(services: Scaffold) -> None:
     services.readiness_checks["jobs"] = backend.healthy
 
 
-def shutdown(app: Flask) -> bool:
-    """Called by gunicorn's worker_exit hook: finish or fail the jobs this process took.
+def shutdown(app: Flask, exit_within: float | None = None) -> bool:
+    """Called by gunicorn's worker_exit hook: finish or fail the jobs this process took,
+    within `exit_within` seconds.
 
-    False when job threads are still running (marked failed already): the caller
-    should then exit without waiting for them.
+    False when job or webhook threads are still running (their jobs marked failed
+    already): the caller should then exit without waiting for them.
     """
     services: Scaffold = app.extensions[EXTENSION_KEY]
-    return services.jobs.backend.shutdown(services.settings.shutdown_grace_seconds)
+    return services.jobs.backend.shutdown(services.settings.shutdown_grace_seconds, exit_within)
 
 
 def _algorithms_answer(services: Scaffold) -> bool:

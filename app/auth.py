@@ -16,7 +16,9 @@ Public whatever the keys, because of who calls them:
   holds no data, and Swagger UI's Authorize button needs the page to load first.
 
 Anything else, unknown paths included, answers 401 without a key, so an unauthenticated
-client cannot map the routes. Keys are compared as SHA-256 digests with
+client cannot map the routes. `client_id()` tells which key authenticated a request,
+so what clients must not share (Idempotency-Key) is scoped to it. Keys are compared
+as SHA-256 digests with
 `hmac.compare_digest`, against every key without stopping at a match, so neither the
 time taken nor a key's length tells a caller how close a guess was. Keys are never logged.
 """
@@ -26,7 +28,7 @@ import hashlib
 import hmac
 import logging
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from app.config import Settings
 from app.errors import ApiError
@@ -64,6 +66,12 @@ def matches_any(presented: str, key_digests: frozenset[bytes]) -> bool:
     return found
 
 
+def client_id() -> str:
+    """Who sent this request, for scoping what clients must not share (Idempotency-Key):
+    the SHA-256 hex of the API key that authenticated it; "" when keys are off."""
+    return g.get("api_client", "")
+
+
 def presented_keys() -> list[str]:
     """The keys this request carries: a Bearer token and/or an X-API-Key value."""
     keys = []
@@ -96,5 +104,7 @@ def register_auth(app: Flask, settings: Settings) -> None:
             raise unauthorized(f"an API key is required: send Authorization: Bearer <key> "
                                f"or {API_KEY_HEADER}: <key>")
         # A list, not a generator: every presented key is checked, even after a match.
-        if not any([matches_any(key, key_digests) for key in keys]):
+        valid = [key for key in keys if matches_any(key, key_digests)]
+        if not valid:
             raise unauthorized("the API key is not valid")
+        g.api_client = fingerprint(valid[0]).hex()

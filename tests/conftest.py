@@ -1,17 +1,97 @@
 """Fixtures in the style of Flask's tutorial: `app` and `client` for in-process tests,
-plus `service`, the real gunicorn process the Procfile starts."""
+plus `service`, the real gunicorn process the Procfile starts.
+
+A test run leaves nothing behind, and `leaves_nothing_behind` fails the run when it
+does: no child process (every one carries RUN_MARK in its environment, so even an
+orphan is found), no thread an in-process app started, no fs-* file in the temp
+directory. The run gets a temp directory of its own, so other runs on the same
+machine cannot confuse the check.
+"""
 from __future__ import annotations
 
-import pytest
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
 
-from app import create_app
-from tests.servers import RedisServer, ScaleOut, Service
+import pytest
+from flask import Flask
+
+from app import create_app, shutdown
+from app.jobs.embedded import THREAD_PREFIX
+from tests.servers import RedisServer, ScaleOut, Service, remove_temp_files, wait_for
 from tests.transports import ClientTransport, HttpTransport
+
+RUN_MARK = "FS_TEST_RUN"
+os.environ[RUN_MARK] = uuid.uuid4().hex  # inherited by every process the tests start
+RUN_TMP = tempfile.mkdtemp(prefix="functional-scaffold-tests-")
+os.environ["TMPDIR"] = tempfile.tempdir = RUN_TMP
+LEFTOVER_WAIT_SECONDS = 15
+
+
+def marked_processes() -> list[str]:
+    """Command lines of live processes, other than this one, started by this test run."""
+    found = []
+    mark = f"{RUN_MARK}={os.environ[RUN_MARK]}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if mark in (proc / "environ").read_bytes().split(b"\0"):
+                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def app_threads() -> list[str]:
+    """Threads an in-process app started, and any other non-daemon thread but this one."""
+    return [t.name for t in threading.enumerate()
+            if t is not threading.main_thread() and (t.name.startswith(THREAD_PREFIX) or not t.daemon)]
+
+
+def leftover_files() -> list[str]:
+    return sorted(p.name for p in Path(RUN_TMP).glob("fs-*"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leaves_nothing_behind() -> Iterator[None]:
+    """Torn down last: every process, app and file fixture has been stopped by then."""
+    yield
+    remove_temp_files()
+    for what, find in (("processes", marked_processes), ("threads", app_threads),
+                       ("temp files", leftover_files)):
+        try:
+            wait_for(lambda: not find(), LEFTOVER_WAIT_SECONDS, interval=0.2)
+        except AssertionError:
+            pytest.fail(f"the test run left {what} behind: {find()}", pytrace=False)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run's own temp directory goes whatever happened, even if no test ran."""
+    shutil.rmtree(RUN_TMP, ignore_errors=True)
 
 
 @pytest.fixture
-def app():
-    return create_app({"log_level": "WARNING"})
+def make_app() -> Iterator[Callable[..., Flask]]:
+    """create_app, with every app it made shut down (threads stopped) after the test."""
+    made: list[Flask] = []
+
+    def make(config: Mapping[str, Any] | None = None, **kwargs: Any) -> Flask:
+        made.append(create_app({"log_level": "WARNING", **(config or {})}, **kwargs))
+        return made[-1]
+
+    yield make
+    for app in made:
+        shutdown(app)
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture
@@ -47,9 +127,9 @@ JOBS_ENV = {"EXTRA_ALGORITHMS": TEST_ALGORITHMS, "WEBHOOK_ALLOW_PRIVATE": "1"}
 
 
 @pytest.fixture
-def jobs_app():
-    return create_app({"log_level": "WARNING", "webhook_allow_private": True,
-                       "extra_algorithms": tuple(TEST_ALGORITHMS.split(","))})
+def jobs_app(make_app):
+    return make_app({"webhook_allow_private": True,
+                     "extra_algorithms": tuple(TEST_ALGORITHMS.split(","))})
 
 
 @pytest.fixture(scope="session")

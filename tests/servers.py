@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,6 +21,18 @@ from typing import Any, Callable
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+# Log files and data directories of every process started here, removed by
+# `remove_temp_files` when the test run ends (tests read logs after a process stops).
+_TEMP_PATHS: list[str] = []
+
+
+def remove_temp_files() -> None:
+    while _TEMP_PATHS:
+        path = _TEMP_PATHS.pop()
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.exists(path):
+            os.unlink(path)
 
 
 def free_port() -> int:
@@ -64,15 +77,18 @@ class ManagedProcess:
         self.command = command
         self.env = env
         self.log_file = tempfile.NamedTemporaryFile(prefix="fs-test-", suffix=".log", delete=False)
+        self.log_file.close()  # the child writes to it through its own descriptor
+        _TEMP_PATHS.append(self.log_file.name)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         # Starting twice would lose the first child, left running after the tests.
         assert not self.alive(), "already started"
-        self.process = subprocess.Popen(
-            self.command, cwd=ROOT, env=self.env, stdout=self.log_file, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with open(self.log_file.name, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     @property
     def pid(self) -> int:
@@ -156,7 +172,10 @@ class RedisServer(ManagedProcess):
 
     def __init__(self, port: int | None = None, directory: str | None = None) -> None:
         self.port = port or free_port()
-        self.dir = directory or tempfile.mkdtemp(prefix="fs-redis-")
+        if directory is None:
+            directory = tempfile.mkdtemp(prefix="fs-redis-")
+            _TEMP_PATHS.append(directory)
+        self.dir = directory
         super().__init__(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
              "--save", "", "--appendonly", "yes", "--appendfsync", "always"],

@@ -9,7 +9,7 @@ import hmac
 import pytest
 from openapi_spec_validator import validate
 
-from app import auth, create_app
+from app import auth
 from app.config import Settings
 from tests.servers import Service, wait_for
 from tests.test_docs_browser import rendered_dom
@@ -22,8 +22,9 @@ PUBLIC = ["/healthz", "/readyz", "/metrics", "/docs", "/redoc", "/openapi.json",
           "/docs/static/swagger-ui/swagger-ui.css"]
 
 
-def keyed_app(**overrides):
-    return create_app({"log_level": "WARNING", "api_keys": frozenset(KEYS), **overrides})
+@pytest.fixture
+def keyed_app(make_app):
+    return lambda **overrides: make_app({"api_keys": frozenset(KEYS), **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def keyed_service():
 @pytest.fixture(params=["test_client", "gunicorn"])
 def keyed(request):
     if request.param == "test_client":
-        return ClientTransport(keyed_app().test_client())
+        return ClientTransport(request.getfixturevalue("keyed_app")().test_client())
     return HttpTransport(request.getfixturevalue("keyed_service").base_url)
 
 
@@ -88,7 +89,7 @@ def test_probes_metrics_and_docs_need_no_key(keyed, path):
     assert keyed.get(path).status == 200
 
 
-def test_metrics_can_require_a_key():
+def test_metrics_can_require_a_key(keyed_app):
     client = ClientTransport(keyed_app(metrics_public=False).test_client())
     assert client.get("/metrics").status == 401
     assert client.get("/metrics", headers={"X-API-Key": KEYS[0]}).status == 200

@@ -1,11 +1,14 @@
 """Additions beyond the documented contract: Idempotency-Key and cancelling, both modes."""
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from tests.jobs_support import create_job, job, wait_job
 from tests.metrics_support import scrape_delta
-from tests.transports import HttpTransport
+from tests.transports import ClientTransport, HttpTransport
 
 BODY = {"algorithm": "PrimeChecker", "params": {"number": 1009}}
 
@@ -78,3 +81,36 @@ def test_cancel_finished_or_unknown(jobs_http):
     missing = jobs_http.request("DELETE", "/jobs/0123456789ab")
     assert missing.status == 404
     assert missing.json()["detail"]["error"] == "JOB_NOT_FOUND"
+
+
+KEYS = ("client-a-key-0123456789", "client-b-key-9876543210")
+
+
+@pytest.fixture(params=["embedded", "scale_out"])
+def keyed_jobs(request, make_app):
+    """POST /jobs with API keys on, on either backend (scale-out: the web side on Redis)."""
+    config = {"api_keys": frozenset(KEYS)}
+    if request.param == "scale_out":
+        # A database of its own: the jobs queued here are never run, and must not show
+        # in other tests' queue figures.
+        config["redis_url"] = request.getfixturevalue("redis_server").url.replace("/0", "/1")
+    return ClientTransport(make_app(config).test_client())
+
+
+def test_idempotency_keys_are_scoped_to_the_api_key(keyed_jobs):
+    """Stripe's rule: another client's Idempotency-Key is a different key."""
+    a, b = {"X-API-Key": KEYS[0]}, {"X-API-Key": KEYS[1]}
+    key = {"Idempotency-Key": f"scoped-{uuid.uuid4().hex}"}
+    first = keyed_jobs.post_json("/jobs", BODY, {**a, **key})
+    assert first.status == 202
+
+    by_b = keyed_jobs.post_json("/jobs", BODY, {**b, **key})
+    assert by_b.status == 202 and by_b.header("Idempotent-Replayed") is None
+    assert by_b.json()["job_id"] != first.json()["job_id"]
+    other_body = keyed_jobs.post_json("/jobs", {**BODY, "params": {"number": 7}},
+                                      {"Authorization": f"Bearer {KEYS[1]}", **key})
+    assert other_body.status == 409, "B's own key, used by B with another body"
+
+    again_by_a = keyed_jobs.post_json("/jobs", BODY, {"Authorization": f"Bearer {KEYS[0]}", **key})
+    assert again_by_a.status == 200 and again_by_a.header("Idempotent-Replayed") == "true"
+    assert again_by_a.json()["job_id"] == first.json()["job_id"]

@@ -1,6 +1,8 @@
 """The embedded store's expiry, on a clock the test moves."""
 from __future__ import annotations
 
+from collections.abc import Sized
+
 from app.jobs.memory_store import MemoryJobStore
 from app.jobs.model import COMPLETED, PENDING, JobRecord
 
@@ -38,3 +40,19 @@ def test_a_remembered_key_expires_and_a_renewed_one_survives_the_old_deadline():
     assert store.remember("k", {"job_id": "fourth"}, 10) == {"job_id": "third"}
     store.forget("k")
     assert store.remember("k", {"job_id": "fifth"}, 10) is None
+
+
+def container_sizes(store: MemoryJobStore) -> dict[str, int]:
+    """The length of every container the store holds: where a leak would show."""
+    return {name: len(value) for name, value in vars(store).items()
+            if isinstance(value, Sized) and not isinstance(value, (str, bytes))}
+
+
+def test_a_forgotten_key_leaves_nothing_behind():
+    """What a refused request with an Idempotency-Key does: remember, then forget."""
+    store = MemoryJobStore(ttl_seconds=3600, max_jobs=100, clock=Clock())
+    before = container_sizes(store)
+    for key in [f"distinct-{n}" for n in range(500)] + ["the-same-one"] * 500:
+        assert store.remember(key, {"job_id": "x"}, 3600) is None
+        store.forget(key)
+    assert container_sizes(store) == before

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import pytest
 
-from app import create_app
 from app.algorithms.registry import ALGORITHMS
 from tests import example_algorithm
 
 
 @pytest.fixture
-def two_algorithm_client():
+def two_algorithm_client(make_app):
     registry = {**ALGORITHMS, example_algorithm.ALGORITHM.name: example_algorithm.ALGORITHM}
-    return create_app({"log_level": "WARNING"}, algorithms=registry).test_client()
+    return make_app(algorithms=registry).test_client()
 
 
 def test_second_algorithm_is_served(two_algorithm_client):

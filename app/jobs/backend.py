@@ -24,8 +24,16 @@ class JobBackend(Protocol):
         Raises QueueFull, StoreFull or StoreUnavailable, having kept nothing.
         """
 
+    def release(self, job_id: str) -> None:
+        """The job was just cancelled: if it is still queued, free its queue slot now."""
+
     def healthy(self) -> bool:
         """True when jobs can be taken and will run (for /readyz)."""
 
-    def shutdown(self, grace_seconds: float) -> None:
-        """Stop taking jobs; within the grace period finish or fail what was taken."""
+    def shutdown(self, grace_seconds: float, exit_within: float | None = None) -> bool:
+        """Stop taking jobs; within the grace period finish or fail what was taken, and
+        be done within `exit_within` seconds (gunicorn's graceful timeout, less a margin).
+
+        False when threads of this process are still busy: the caller should exit
+        without waiting for them.
+        """

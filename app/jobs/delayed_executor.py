@@ -1,71 +1,90 @@
 """A thread pool that can also run a task later: how the embedded default retries webhooks.
 
 A retry waits in a heap, not in a sleeping thread, so a receiver that keeps failing
-holds no worker between attempts.
+holds no worker between attempts. Every task carries a label (its job id), so a
+shutdown can name the tasks it drops.
 """
 from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 Task = Callable[[], None]
+
+log = logging.getLogger(__name__)
 
 
 class DelayedExecutor:
     def __init__(self, workers: int, name: str) -> None:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix=name)
-        self._heap: list[tuple[float, int, Task]] = []
+        self._heap: list[tuple[float, int, str, Task]] = []
         self._order = itertools.count()
         self._lock = threading.Condition()
         self._closed = False
-        self._futures: set[Future] = set()
+        self._running: dict[Future, str] = {}
         self._timer = threading.Thread(target=self._release_due, name=f"{name}-timer", daemon=True)
         self._timer.start()
 
-    def submit(self, task: Task, delay: float = 0.0) -> bool:
-        """Run `task` after `delay` seconds; False if the executor is shutting down."""
+    def submit(self, label: str, task: Task, delay: float = 0.0) -> None:
+        """Run `task` after `delay` seconds. RuntimeError once the executor is closed,
+        as ThreadPoolExecutor.submit does after its shutdown."""
         with self._lock:
             if self._closed:
-                return False
+                raise RuntimeError("the executor is shut down")
             if delay <= 0:
-                self._start_locked(task)
+                self._start_locked(label, task)
             else:
-                heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), task))
-                self._lock.notify()
-            return True
+                heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), label, task))
+                self._lock.notify_all()
 
-    def shutdown(self, timeout: float) -> int:
-        """Drop what waits for later, let what is due finish for up to `timeout` s.
+    def drain(self, deadline: float) -> bool:
+        """Wait until nothing is due, waiting or running, or until `deadline` (monotonic).
 
-        Returns how many scheduled tasks were dropped.
+        True if everything ran. Tasks may still schedule others meanwhile.
+        """
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._heap and not self._running,
+                                       max(0.0, deadline - time.monotonic()))
+
+    def close(self) -> tuple[list[str], list[str]]:
+        """Take nothing more and drop what has not started.
+
+        Returns the labels of the dropped tasks and of those still running.
         """
         with self._lock:
             self._closed = True
-            dropped = len(self._heap)
+            dropped = [label for _, _, label, _ in self._heap]
             self._heap.clear()
-            self._lock.notify()
-            running = set(self._futures)
+            self._lock.notify_all()
+            # A cancelled future runs its done callback, _forget, which edits _running.
+            dropped += [label for future, label in list(self._running.items()) if future.cancel()]
+            running = list(self._running.values())
         self._pool.shutdown(wait=False)
-        wait(running, timeout)
-        return dropped
+        return dropped, running
 
-    def _start_locked(self, task: Task) -> None:
+    def _start_locked(self, label: str, task: Task) -> None:
         future = self._pool.submit(task)
-        self._futures.add(future)
+        self._running[future] = label
         future.add_done_callback(self._forget)
 
     def _forget(self, future: Future) -> None:
         with self._lock:
-            self._futures.discard(future)
+            label = self._running.pop(future, None)
+            self._lock.notify_all()
+        if not future.cancelled() and future.exception() is not None:
+            # A Future keeps its task's exception where nobody would look.
+            log.error("delayed task failed", extra={"label": label}, exc_info=future.exception())
 
     def _release_due(self) -> None:
         with self._lock:
             while not self._closed:
                 now = time.monotonic()
                 while self._heap and self._heap[0][0] <= now:
-                    self._start_locked(heapq.heappop(self._heap)[2])
+                    _, _, label, task = heapq.heappop(self._heap)
+                    self._start_locked(label, task)
                 self._lock.wait(self._heap[0][0] - now if self._heap else None)

@@ -3,6 +3,8 @@
 Finished jobs expire JOB_TTL_SECONDS after they finish. `get` never returns an
 expired record, whatever the sweeper's timing; the sweeper only frees the memory.
 Expiry deadlines are kept in finishing order, so a sweep looks only at the expired.
+Idempotency keys are kept in an OrderedDict in deadline order (one TTL for all), so
+`forget` leaves nothing behind: a refused request must not cost memory.
 
 Records are kept as their JSON bytes, as in Redis: one block per job rather than a
 tree of small objects, so a burst of jobs that expires leaves no fragmented heap
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import replace
 from typing import Any, Callable, Iterable
 
@@ -33,9 +35,9 @@ class MemoryJobStore:
         self._jobs: dict[str, bytes] = {}
         self._expires_at: dict[str, float] = {}
         self._expiry_order: deque[tuple[float, str]] = deque()
-        self._remembered: dict[str, tuple[float, dict[str, Any]]] = {}
-        # Deadlines in the order given; with the one TTL the service uses, also in time order.
-        self._remembered_order: deque[tuple[float, str]] = deque()
+        # Key -> (deadline, value), oldest claim first: with the one TTL the service
+        # uses, insertion order is deadline order.
+        self._remembered: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
         self._dropped_since_trim = 0
 
     def __len__(self) -> int:
@@ -85,7 +87,7 @@ class MemoryJobStore:
             if kept is not None and kept[0] > now:
                 return kept[1]
             self._remembered[key] = (now + ttl_seconds, value)
-            self._remembered_order.append((now + ttl_seconds, key))
+            self._remembered.move_to_end(key)
             return None
 
     def forget(self, key: str) -> None:
@@ -126,11 +128,8 @@ class MemoryJobStore:
     def _sweep_locked(self) -> int:
         now = self._clock()
         dropped = 0
-        while self._remembered_order and self._remembered_order[0][0] <= now:
-            deadline, key = self._remembered_order.popleft()
-            kept = self._remembered.get(key)
-            if kept is not None and kept[0] == deadline:  # not renewed or forgotten since
-                del self._remembered[key]
+        while self._remembered and next(iter(self._remembered.values()))[0] <= now:
+            self._remembered.popitem(last=False)
         while self._expiry_order and self._expiry_order[0][0] <= now:
             deadline, job_id = self._expiry_order.popleft()
             if self._expires_at.get(job_id) == deadline:  # not already dropped by `_live`

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from app.auth import client_id
 from app.docs.operations import IDEMPOTENCY_HEADER, REQUEST_ID_HEADER, operation
 from app.extensions import scaffold
 from app.jobs import bp
@@ -34,7 +35,8 @@ def create_job() -> Response:
     A repeat with the same Idempotency-Key and body answers 200 with the same job.
     """
     record, replayed = scaffold().jobs.create(
-        json_object_body(), current_request_id(), request.headers.get(IDEMPOTENCY_HEADER["name"])
+        json_object_body(), current_request_id(), request.headers.get(IDEMPOTENCY_HEADER["name"]),
+        client_id(),
     )
     # The bodies here are built directly: the JobCreateResponse and JobStatusResponse
     # schemas document them (and the tests hold them to it), while `dump` checks nothing.

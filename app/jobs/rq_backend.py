@@ -60,6 +60,9 @@ class RQBackend:
     def healthy(self) -> bool:
         return self.store.ping()
 
-    def shutdown(self, grace_seconds: float) -> bool:
+    def release(self, job_id: str) -> None:
+        """Nothing to free here: the worker that dequeues a cancelled job skips it."""
+
+    def shutdown(self, grace_seconds: float, exit_within: float | None = None) -> bool:
         """Nothing runs here: jobs wait in Redis for the workers."""
         return True

@@ -58,11 +58,13 @@ class JobService:
         self.max_params_bytes = max_params_bytes
 
     def create(self, body: Mapping[str, Any], request_id: str,
-               idempotency_key: str | None = None) -> tuple[JobRecord, bool]:
+               idempotency_key: str | None = None, client: str = "") -> tuple[JobRecord, bool]:
         """Validate everything a job needs to run, then store and queue it.
 
-        With an Idempotency-Key, a repeat of the same request within JOB_TTL_SECONDS
-        returns the job the first one created (the bool says so) instead of a new one.
+        With an Idempotency-Key, a repeat of the same request by the same `client` (the
+        API key that sent it) within JOB_TTL_SECONDS returns the job the first one
+        created (the bool says so) instead of a new one. Keys are scoped to the client,
+        as Stripe scopes them to the account: another client's key is a different key.
         """
         data = load(job_request, dict(body))
         check_params_size(data["params"], self.max_params_bytes)
@@ -74,7 +76,7 @@ class JobService:
         try:
             if idempotency_key is None:
                 return self._submit(data, request_id), False
-            return self._submit_once(idempotency_key, data, request_id)
+            return self._submit_once(idempotency_key, client, data, request_id)
         except (QueueFull, StoreFull, StoreUnavailable) as exc:
             log.warning("job refused: %s", type(exc).__name__, extra={"reason": str(exc)})
             raise service_unavailable() from None
@@ -95,6 +97,7 @@ class JobService:
             current = self.get(job_id)
             raise ApiError(409, "CONFLICT", f"a {current.status} job cannot be cancelled",
                            {"status": current.status})
+        self.backend.release(job_id)
         self.metrics.series(self.metrics.jobs_completed, record.algorithm, CANCELLED).inc()
         log.info("job cancelled", extra={"job_id": job_id})
         return cancelled
@@ -124,7 +127,7 @@ class JobService:
                 break
         raise StoreFull("no free job id")  # 48 random bits: practically unreachable
 
-    def _submit_once(self, key: str, data: dict[str, Any],
+    def _submit_once(self, key: str, client: str, data: dict[str, Any],
                      request_id: str) -> tuple[JobRecord, bool]:
         if not is_sane(key):
             raise validation_error("Idempotency-Key must be printable and at most 128 characters",
@@ -132,12 +135,13 @@ class JobService:
         fingerprint = _digest(json.dumps(data, sort_keys=True, ensure_ascii=False))
         claim = {"fingerprint": fingerprint, "job_id": new_job_id()}
         store = self.backend.store
-        kept = store.remember(_digest(key), claim, self.job_ttl_seconds)
+        scoped_key = _digest(f"{client}\n{key}")  # a client id never holds a newline
+        kept = store.remember(scoped_key, claim, self.job_ttl_seconds)
         if kept is None:
             try:
                 return self._submit(data, request_id, claim["job_id"]), False
             except Exception:
-                store.forget(_digest(key))
+                store.forget(scoped_key)
                 raise
         if kept["fingerprint"] != fingerprint:
             raise ApiError(409, "CONFLICT",

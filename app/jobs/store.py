@@ -1,8 +1,9 @@
 """The job store interface, shared by the in-memory store and the Redis store.
 
 Every change of status goes through `transition`, a compare-and-set on the status,
-so a job only ever moves pending -> running -> completed | failed, whichever thread,
-process or machine tries to move it.
+so a job only ever moves pending -> running -> completed | failed (or to cancelled
+from pending, or from running where its algorithm allows), whichever thread, process
+or machine tries to move it.
 """
 from __future__ import annotations
 

@@ -1,16 +1,20 @@
-"""One webhook attempt and what follows it: the retry schedule both job modes share.
+"""From a finished job to its webhook: the retry schedule both job modes share.
 
 The first attempt, then up to len(delays) retries after delays[0], delays[1], ...
 (1 s, 5 s, 15 s by default). A Retry-After from a 429/503 is honoured, kept within
 the schedule's bounds. The job record shows where delivery stands.
+
+"Attempt n after a delay" is the one thing the modes do differently, so it is an
+interface, RetryScheduler: a timer and a thread pool in the embedded default, RQ's
+scheduled jobs in scale-out mode (where a retry must survive a restart). Nothing
+here imports from app.jobs: the job stores fit RecordStore as they are.
 """
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Any, Protocol, Sequence
 
 from app.config import Settings
-from app.jobs.store import JobStore
 from app.metrics import Metrics
 from app.webhooks.address_policy import AddressPolicy
 from app.webhooks.sender import AttemptResult, WebhookSender
@@ -21,6 +25,27 @@ PENDING = "pending"
 RETRYING = "retrying"
 DELIVERED = "delivered"
 FAILED = "failed"
+
+
+class DeliveryRecord(Protocol):
+    """What delivery reads from a job record."""
+
+    webhook: str | None
+    request_id: str | None
+
+    def webhook_payload(self) -> dict[str, Any]: ...
+
+
+class RecordStore(Protocol):
+    def get(self, job_id: str) -> DeliveryRecord | None: ...
+
+    def update(self, job_id: str, **changes: Any) -> DeliveryRecord | None: ...
+
+
+class RetryScheduler(Protocol):
+    def schedule(self, job_id: str, attempt: int, delay: float) -> None:
+        """Make attempt number `attempt` (1 = first) of this job's webhook after `delay`
+        seconds (0 = now). Raises an exception when it cannot be scheduled."""
 
 
 def address_policy(settings: Settings) -> AddressPolicy:
@@ -34,8 +59,22 @@ def sender_for(settings: Settings) -> WebhookSender:
                          settings.webhook_secret)
 
 
+def start_delivery(job_id: str, store: RecordStore, metrics: Metrics,
+                   scheduler: RetryScheduler) -> None:
+    """Schedule attempt 1 now. The finishing write has set webhook_status "pending" already."""
+    _schedule(job_id, 1, 0.0, store, metrics, scheduler)
+
+
+def deliver(job_id: str, attempt: int, store: RecordStore, sender: WebhookSender, metrics: Metrics,
+            delays: Sequence[float], scheduler: RetryScheduler) -> None:
+    """One attempt, then the next one through `scheduler` when the schedule says so."""
+    delay = attempt_delivery(job_id, attempt, store, sender, metrics, delays)
+    if delay is not None:
+        _schedule(job_id, attempt + 1, delay, store, metrics, scheduler)
+
+
 def attempt_delivery(
-    job_id: str, attempt: int, store: JobStore, sender: WebhookSender, metrics: Metrics,
+    job_id: str, attempt: int, store: RecordStore, sender: WebhookSender, metrics: Metrics,
     delays: Sequence[float],
 ) -> float | None:
     """Make attempt number `attempt` (1 = the first); the delay before the next, or None if done."""
@@ -68,3 +107,16 @@ def next_delay(attempt: int, result: AttemptResult, delays: Sequence[float]) -> 
     if result.retry_after is None:
         return scheduled
     return min(max(result.retry_after, scheduled), max(delays))
+
+
+def _schedule(job_id: str, attempt: int, delay: float, store: RecordStore, metrics: Metrics,
+              scheduler: RetryScheduler) -> None:
+    """Hand the attempt to the scheduler; if it cannot take it, the delivery has failed
+    and says so, rather than waiting as "pending" or "retrying" for ever."""
+    try:
+        scheduler.schedule(job_id, attempt, delay)
+    except Exception as exc:
+        log.error("webhook attempt could not be scheduled; delivery failed",
+                  extra={"job_id": job_id, "attempt": attempt, "reason": repr(exc)[:200]})
+        store.update(job_id, webhook_status=FAILED)
+        metrics.series(metrics.webhook_deliveries, FAILED).inc()
