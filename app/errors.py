@@ -1,6 +1,6 @@
 """The error envelopes, and the handlers that turn every failure into one.
 
-Two shapes, as the contract reads API.md:
+Two shapes, as the contract (README, "The contract") has them:
 - most routes answer `{"error", "message", "details", "request_id"}` at the top level;
 - the jobs routes wrap the same object as `{"detail": {...}}`.
 Nothing ever reaches the client as HTML or as a traceback.

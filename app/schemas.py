@@ -62,7 +62,7 @@ class ErrorResponse(Schema):
 
 
 class JobErrorResponse(Schema):
-    """The jobs routes' envelope: the same error object wrapped under `detail`, as API.md shows."""
+    """The jobs routes' envelope: the same error object wrapped under `detail`, as the API document shows."""
 
     detail = fields.Nested(ErrorResponse, required=True)
 

@@ -54,6 +54,6 @@ def positive_only(params: dict[str, Any]) -> dict[str, Any]:
     return {"number": params["number"]}
 
 
-# Fails for number <= 0, as API.md's failed-job example does.
+# Fails for number <= 0, as the API document's failed-job example does.
 POSITIVE_ONLY = Algorithm("PositiveOnly", "0.1.0", "Fails for numbers below 1",
                           PrimeCheckerParams(), positive_only, example={"number": 1})

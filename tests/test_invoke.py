@@ -1,4 +1,4 @@
-"""POST /invoke as CONTRACT.md reads it, in-process and against real gunicorn."""
+"""POST /invoke as the contract reads it (README), in-process and against real gunicorn."""
 from __future__ import annotations
 
 import uuid

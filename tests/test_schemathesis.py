@@ -3,8 +3,9 @@
 - The service's own document, in full: no 5xx, every status code, content type,
   header and body documented, and every request the document calls invalid refused
   (`negative_data_rejection`).
-- The seed document (../shared/spec/openapi.json), which clients were written against:
-  the same checks except where CONTRACT.md overrides the seed:
+- The seed document (tests/contract/seed-openapi.json, the user's own), which clients
+  were written against:
+  the same checks except where the README's contract section overrides the seed:
   * error bodies on /jobs and /jobs/{job_id} are wrapped as {"detail": {...}}, where the
     seed says a flat ErrorResponse: their body schema is not checked (their successes are);
   * /metrics is Prometheus text, where the seed says application/json: the operation is
@@ -41,7 +42,8 @@ from app import create_app
 from app.docs.routes import OPENAPI_KEY
 from tests.servers import Service
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "spec" / "openapi.json"
+# The OpenAPI document the user gave us, which their clients were written against.
+SEED = Path(__file__).resolve().parent / "contract" / "seed-openapi.json"
 MAX_EXAMPLES = 50
 CONFORMANCE = [not_a_server_error, status_code_conformance, content_type_conformance,
                response_headers_conformance, response_schema_conformance, negative_data_rejection]
@@ -75,24 +77,19 @@ def test_own_document(case, fuzzed_service):
 
 
 def seed_checks(case, response: requests.Response) -> list:
-    """CONTRACT.md wraps /jobs errors, which the seed documents flat."""
+    """The contract wraps /jobs errors, which the seed documents flat."""
     if response.status_code >= 400 and case.operation.path.startswith("/jobs"):
         return WITHOUT_BODY_SCHEMA
     return CONFORMANCE
 
 
-if SEED.exists():
-    # The seed documents /metrics as JSON; it is Prometheus text (CONTRACT.md).
-    seed_schema = schemathesis.openapi.from_path(SEED, config=bounded_config()).exclude(
-        path="/metrics"
-    )
+# The seed documents /metrics as JSON; it is Prometheus text (README, "The contract").
+seed_schema = schemathesis.openapi.from_path(SEED, config=bounded_config()).exclude(
+    path="/metrics"
+)
 
-    @seed_schema.parametrize()
-    def test_seed_document(case, fuzzed_service):
-        response = case.call(base_url=fuzzed_service.base_url)
-        case.validate_response(response, checks=seed_checks(case, response))
 
-else:
-
-    def test_seed_document():
-        pytest.skip(f"seed document not beside the project ({SEED})")
+@seed_schema.parametrize()
+def test_seed_document(case, fuzzed_service):
+    response = case.call(base_url=fuzzed_service.base_url)
+    case.validate_response(response, checks=seed_checks(case, response))

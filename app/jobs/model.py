@@ -1,7 +1,7 @@
 """A job record: what GET /jobs/{job_id} shows, and what every store keeps.
 
 Timestamps are kept as Unix seconds and shown as ISO 8601 UTC with a `+00:00`
-offset at whole-second resolution, exactly as API.md shows them.
+offset at whole-second resolution, exactly as the user's API document shows them.
 """
 from __future__ import annotations
 
