@@ -105,8 +105,7 @@ class EmbeddedBackend:
             self._notify(failed)
 
     def _notify(self, record: JobRecord) -> None:
-        if record.webhook:
-            self.store.update(record.job_id, webhook_status=delivery.PENDING)
+        if record.webhook:  # the finishing write set webhook_status "pending"
             self._deliveries.submit(lambda: self._deliver(record.job_id, 1))
 
     def _deliver(self, job_id: str, attempt: int) -> None:

@@ -12,6 +12,7 @@ from app.algorithms.base import Algorithm, execute, one_line_error
 from app.jobs.model import COMPLETED, FAILED, PENDING, RUNNING, JobRecord
 from app.jobs.store import JobStore
 from app.metrics import Metrics
+from app.webhooks.delivery import PENDING as WEBHOOK_PENDING
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,10 @@ def run_job(
     metrics: Metrics,
     on_finished: Callable[[JobRecord], None],
 ) -> JobRecord | None:
-    """Move the job to running, run it, record the outcome; None if it was not pending."""
+    """Move the job to running, run it, record the outcome; None if it was not pending.
+
+    `on_finished` gets the finished record, to start its webhook's delivery.
+    """
     started = time.time()
     record = store.transition(job_id, {PENDING}, status=RUNNING, started_at=started)
     if record is None:
@@ -41,7 +45,8 @@ def run_job(
     else:
         changes = {"status": COMPLETED, "result": execution.result, "metadata": execution.metadata}
     finished = store.transition(
-        job_id, {RUNNING}, completed_at=max(time.time(), started), **changes
+        job_id, {RUNNING}, completed_at=max(time.time(), started),
+        **changes, **_webhook_pending(record),
     )
     metrics.series(metrics.job_duration, record.algorithm).observe(time.perf_counter() - clock)
     if finished is None:  # cancelled or expired meanwhile: the outcome has nowhere to go
@@ -62,9 +67,15 @@ def fail_job(job_id: str, store: JobStore, metrics: Metrics, error: str,
         return None
     finished = store.transition(
         job_id, expected, status=FAILED, error=error, result=None, metadata=None,
-        started_at=current.started_at or now, completed_at=now,
+        started_at=current.started_at or now, completed_at=now, **_webhook_pending(current),
     )
     if finished is not None:
         metrics.series(metrics.jobs_completed, finished.algorithm, FAILED).inc()
         log.warning("job failed", extra={"job_id": job_id, "error": error})
     return finished
+
+
+def _webhook_pending(record: JobRecord) -> dict[str, str]:
+    """The webhook status goes into the finishing write itself: no reader ever sees a
+    finished job with a webhook and no webhook status."""
+    return {"webhook_status": WEBHOOK_PENDING} if record.webhook else {}

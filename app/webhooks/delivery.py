@@ -7,7 +7,7 @@ the schedule's bounds. The job record shows where delivery stands.
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from typing import Protocol, Sequence
 
 from app.config import Settings
 from app.jobs.store import JobStore
@@ -21,6 +21,40 @@ PENDING = "pending"
 RETRYING = "retrying"
 DELIVERED = "delivered"
 FAILED = "failed"
+
+
+class RetryScheduler(Protocol):
+    def schedule(self, job_id: str, attempt: int, delay: float) -> None:
+        """Make attempt number `attempt` (1 = first) of this job's webhook after `delay`
+        seconds (0 = now). Raises an exception when it cannot be scheduled."""
+
+
+def deliver(job_id: str, attempt: int, store: JobStore, sender: WebhookSender, metrics: Metrics,
+            delays: Sequence[float], scheduler: RetryScheduler) -> None:
+    """One attempt, then the next one through `scheduler` when the schedule says so."""
+    delay = attempt_delivery(job_id, attempt, store, sender, metrics, delays)
+    if delay is not None:
+        _schedule(job_id, attempt + 1, delay, store, metrics, scheduler)
+
+
+def start_delivery(job_id: str, store: JobStore, metrics: Metrics,
+                   scheduler: RetryScheduler) -> None:
+    """Schedule attempt 1 now."""
+    _schedule(job_id, 1, 0, store, metrics, scheduler)
+
+
+def _schedule(job_id: str, attempt: int, delay: float, store: JobStore, metrics: Metrics,
+              scheduler: RetryScheduler) -> None:
+    try:
+        scheduler.schedule(job_id, attempt, delay)
+    except Exception:
+        log.error("webhook delivery could not be scheduled", extra={"job_id": job_id},
+                  exc_info=True)
+        try:
+            store.update(job_id, webhook_status=FAILED)
+        except Exception:
+            log.error("webhook status not recorded", extra={"job_id": job_id}, exc_info=True)
+        metrics.series(metrics.webhook_deliveries, "failed").inc()
 
 
 def address_policy(settings: Settings) -> AddressPolicy:
