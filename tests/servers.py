@@ -57,6 +57,23 @@ def process_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def process_group(pgid: int) -> list[int]:
+    """The live (not zombie) processes of a process group, from /proc (Linux)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ")".
+        state, _ppid, pgrp = stat.rpartition(")")[2].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            members.append(int(entry.name))
+    return members
+
+
 class ManagedProcess:
     """A child process with its stderr kept in a file for the test to read."""
 
