@@ -171,17 +171,19 @@ class RedisServer(ManagedProcess):
     same port and dir) comes back with its data, as a real one would.
     """
 
-    def __init__(self, port: int | None = None, directory: str | None = None) -> None:
+    def __init__(self, port: int | None = None, directory: str | None = None,
+                 appendfsync: str = "always") -> None:
         self.port = port or free_port()
         self.dir = directory or tempfile.mkdtemp(prefix="fs-redis-")
+        self.appendfsync = appendfsync
         super().__init__(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
+             "--save", "", "--appendonly", "yes", "--appendfsync", appendfsync],
             process_env({}),
         )
 
     def restarted(self) -> "RedisServer":
-        return RedisServer(self.port, self.dir).start()
+        return RedisServer(self.port, self.dir, self.appendfsync).start()
 
     @property
     def url(self) -> str:

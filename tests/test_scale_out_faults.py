@@ -118,18 +118,33 @@ def _pid_running(deployment: ScaleOut, job_id: str) -> int:
 @pytest.mark.parametrize("kind", ["webhook", "worker"])
 def test_sigterm_at_any_moment_of_start_up_leaves_no_process(kind):
     with RedisServer() as server:
-        env = process_env({"REDIS_URL": server.url, "WEBHOOK_WORKERS": "3"})
-        for delay in [0.1 * step for step in range(1, 16)]:
+        env = process_env({"REDIS_URL": server.url, "WEBHOOK_WORKERS": "8"})
+        moments = [_first_child_appears] + [_after(0.1 * step) for step in range(1, 16)]
+        for moment in moments:
             process = ManagedProcess(procfile_command(kind), env)
             process.start()
             try:
-                time.sleep(delay)  # the moment is the test's parameter
+                moment(process)
                 process.signal(signal.SIGTERM)
                 process.process.wait(20)
                 wait_for(lambda: not process_group(process.pid), timeout=5,
-                         message=f"no process of `{kind}` left {delay:.1f} s after start")
+                         message=f"no process of `{kind}` left ({moment.__doc__})")
             finally:
                 _kill_group(process)
+
+
+def _first_child_appears(process: ManagedProcess) -> None:
+    """as soon as it has forked its first child"""
+    wait_for(lambda: len(process_group(process.pid)) > 1, interval=0.001,
+             message="a child process")
+
+
+def _after(seconds: float):
+    def wait(process: ManagedProcess) -> None:
+        time.sleep(seconds)  # the moment is the test's parameter
+
+    wait.__doc__ = f"{seconds:.1f} s after start"
+    return wait
 
 
 def _kill_group(process: ManagedProcess) -> None:
