@@ -65,7 +65,7 @@ from bench.common import (
     wrk_path,
     wrk_settings,
 )
-from tests.servers import RedisServer, ScaleOut
+from tests.servers import ScaleOut
 
 CREATE_RATIO_GOAL = 0.9  # the issue: job creation at >= 0.9x /invoke throughput
 # Issue 15, scale-out: POST /jobs >= 0.6x /invoke; one job worker >= 0.5x the embedded
@@ -96,9 +96,8 @@ def redis(args: argparse.Namespace) -> Iterator[str]:
     redis-server keeps its append-only file with fsync once a second, Redis's default for
     it (the tests' server fsyncs every write, which would measure the disk instead).
     """
-    deployment = ScaleOut(LIMITS_ENV, web_workers=2, job_workers=args.rq_workers)
-    deployment.redis = RedisServer(appendfsync="everysec")
-    with deployment:
+    with ScaleOut(LIMITS_ENV, web_workers=2, job_workers=args.rq_workers,
+                  redis_appendfsync="everysec") as deployment:
         yield deployment.base_url
 
 

@@ -214,8 +214,8 @@ class ScaleOut:
     workers), `worker` processes for jobs and one `webhook` process."""
 
     def __init__(self, env: dict[str, str] | None = None, web_workers: int = 3,
-                 job_workers: int = 2) -> None:
-        self.redis = RedisServer()
+                 job_workers: int = 2, redis_appendfsync: str = "always") -> None:
+        self.redis = RedisServer(appendfsync=redis_appendfsync)
         self.env = {**(env or {}), "REDIS_URL": self.redis.url,
                     "WEB_CONCURRENCY": str(web_workers)}
         self.job_workers = job_workers
