@@ -28,6 +28,10 @@ WORKER_FAMILIES = {
     "job_duration": ("job_execution_duration_seconds", ("algorithm",)),
     "webhook_deliveries": ("webhook_deliveries_total", ("status",)),
 }
+_HINCRBYFLOAT_ALL = """
+for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
 BUCKETS = [*Histogram.DEFAULT_BUCKETS[:-1], float("inf")]
 
 
@@ -44,6 +48,8 @@ class MetricsBuffer:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
+        # One command and one reply for the ~40 fields a job touches, not 40 of each.
+        self._add_all = client.register_script(_HINCRBYFLOAT_ALL)
         self._pending: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -58,10 +64,7 @@ class MetricsBuffer:
         if not pending:
             return
         try:
-            with self.client.pipeline(transaction=False) as pipe:
-                for field, amount in pending.items():
-                    pipe.hincrbyfloat(KEY, field, amount)
-                pipe.execute()
+            self._add_all(keys=[KEY], args=[x for pair in pending.items() for x in pair])
         except redis.RedisError:
             for field, amount in pending.items():
                 self.add(field, amount)
@@ -69,23 +72,30 @@ class MetricsBuffer:
 
 
 class _Series:
-    """One labelled series, with prometheus_client's `inc` / `observe` calls."""
+    """One labelled series, with prometheus_client's `inc` / `observe` calls; its hash
+    fields are worked out once (Metrics.series keeps the series)."""
 
     def __init__(self, buffer: MetricsBuffer, name: str, labels: dict[str, str]) -> None:
         self.buffer = buffer
-        self.name = name
-        self.labels = labels
+        self.field = _field(name, labels)
+        self.buckets = [(bound, _field(f"{name}_bucket", {**labels, "le": _le(bound)}))
+                        for bound in BUCKETS]
+        self.sum_field = _field(f"{name}_sum", labels)
+        self.count_field = _field(f"{name}_count", labels)
 
     def inc(self, amount: float = 1.0) -> None:
-        self.buffer.add(_field(self.name, self.labels), amount)
+        self.buffer.add(self.field, amount)
 
     def observe(self, value: float) -> None:
-        for bound in BUCKETS:
+        for bound, field in self.buckets:
             if value <= bound:
-                le = "+Inf" if bound == float("inf") else repr(bound)
-                self.buffer.add(_field(f"{self.name}_bucket", {**self.labels, "le": le}), 1)
-        self.buffer.add(_field(f"{self.name}_sum", self.labels), value)
-        self.buffer.add(_field(f"{self.name}_count", self.labels), 1)
+                self.buffer.add(field, 1)
+        self.buffer.add(self.sum_field, value)
+        self.buffer.add(self.count_field, 1)
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(bound)
 
 
 class _RedisFamily:

@@ -32,7 +32,9 @@ import time
 from typing import Callable
 
 from rq import Queue, SimpleWorker
+from rq.job import Job
 from rq.scheduler import RQScheduler
+from rq.timeouts import JobTimeoutException
 
 from app.jobs import tasks
 from app.jobs.model import PENDING, RUNNING
@@ -86,7 +88,7 @@ class Chore:
             log.warning("%s: not stopped cleanly", self.name, exc_info=True)
 
 
-class RetryScheduler:
+class ScheduledRetries:
     """RQ's scheduler driven by the supervisor's ticks. RQ's own scheduler thread dies on
     a Redis ConnectionError and RQ starts it again only every 10 minutes; here a failed
     round is simply followed by the next one."""
@@ -109,6 +111,8 @@ class RetryScheduler:
 
 
 class Supervisor:
+    """Keeps `size` worker processes running, stops them on a signal, does the chores."""
+
     def __init__(self, queue_name: str, size: int, max_jobs: int, chores: list[Chore]) -> None:
         self.queue_name = queue_name
         self.size = size
@@ -232,17 +236,38 @@ class Supervisor:
             pass
 
 
-class Worker(SimpleWorker):
-    """RQ's SimpleWorker with its idle bookkeeping done at most once a second.
+class InProcessWorker(SimpleWorker):
+    """RQ's SimpleWorker without RQ's per-job bookkeeping, which ours makes redundant.
 
-    RQ refreshes the worker's heartbeat three times and checks for `rq suspend` once for
-    every job: 7 of the about 28 Redis round trips RQ makes per job. The heartbeat keeps
-    a worker key alive for worker_ttl (420 s) and suspension is an operator's command:
-    once a second is plenty for both.
+    RQ made about 24 Redis round trips per job besides ours: worker heartbeats and
+    states, the started/finished registries, execution records, the job's own status,
+    its dependents. Our job record is the job's truth, and the lease and the sweeps
+    (app/jobs/tasks.py) do what RQ's started and failed registries do, so a job here
+    costs RQ two round trips (taking it off the queue, reading it) and one write that
+    removes it from the intermediate queue and drops its RQ hash (result_ttl is 0).
+    RQ's time limit is kept (SIGALRM in this process); the worker's heartbeat and the
+    `rq suspend` check run at most once a second, its state is written when it changes.
     """
 
     bookkeeping_interval = 1.0
     _heartbeat_at = _suspension_checked_at = float("-inf")
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        with self.connection.pipeline() as pipe:
+            pipe.lrem(queue.intermediate_queue_key, 1, job.id)
+            pipe.delete(job.key)
+            pipe.execute()
+        try:
+            with self.death_penalty_class(job.timeout or queue.DEFAULT_TIMEOUT,
+                                          JobTimeoutException, job_id=job.id):
+                job.func(*job.args, **job.kwargs)
+        except Exception:  # our tasks record their own failures: this is a bug in one
+            log.exception("task failed", extra={"rq_job": job.id, "task": job.func_name})
+
+    def set_state(self, state: str, pipeline=None) -> None:
+        if pipeline is None and state == getattr(self, "_state", None):
+            return  # idle after each job, and idle again when waiting for the next
+        super().set_state(state, pipeline)
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
         if pipeline is None and timeout is None:
@@ -267,7 +292,7 @@ def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> int:
     keeper = threading.Thread(target=tasks.keep_alive, args=(stop,), name="keep-alive",
                               daemon=True)
     keeper.start()
-    worker = Worker([Queue(queue_name, connection=ctx.client)], connection=ctx.client)
+    worker = InProcessWorker([Queue(queue_name, connection=ctx.client)], connection=ctx.client)
     worker.max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is
     try:
         worker.work(max_jobs=max_jobs, logging_level=ctx.settings.log_level)
@@ -288,7 +313,7 @@ def _die_with_parent(parent: int) -> None:
 
 def chores_for(queue_name: str) -> list[Chore]:
     if queue_name == tasks.WEBHOOKS_QUEUE:
-        scheduler = RetryScheduler(queue_name)
+        scheduler = ScheduledRetries(queue_name)
         return [Chore("webhook retries due", 1.0, scheduler, on_stop=scheduler.release)]
     interval = _env_number("WORKER_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS)
     stranded = tasks.StrandedJobs()
