@@ -1,35 +1,327 @@
-"""`python -m app.worker [QUEUE]`: an RQ worker for scale-out mode.
+"""`python -m app.worker [jobs|webhooks]`: the Procfile's `worker` and `webhook` processes.
 
-The Procfile runs two kinds: `worker` takes jobs, one at a time; `webhook` delivers
-webhooks with a pool of WEBHOOK_WORKERS processes, so a slow receiver holds neither
-a job worker nor the other deliveries. Both run RQ's scheduler (retries wait in
-it), and job workers also reap jobs whose worker died mid-run.
+Execution model: this process supervises worker processes it forks, one for `jobs`
+and WEBHOOK_WORKERS for `webhooks`. Each runs RQ's SimpleWorker: it performs job
+after job in its own process, instead of RQ's default fork of a work-horse per job
+(about 20 ms a job, for algorithms that answer in microseconds). What the fork per
+job gave is kept by the supervisor:
+- a worker process is replaced after WORKER_MAX_JOBS jobs, so memory an algorithm
+  leaks is given back;
+- JOB_TIMEOUT_SECONDS is enforced by SIGALRM inside the worker (RQ's time limit), and
+  a worker still on the job KILL_GRACE_SECONDS later is killed and the job failed;
+- a worker that dies is noticed within a tick; its job is failed and a new worker starts.
+
+The supervisor installs its signal handlers before it forks anything and blocks the
+signals while it forks, so a SIGTERM at any moment reaches every worker it started:
+workers finish their current job and exit, then so does the supervisor. Workers also
+get SIGTERM from the kernel if the supervisor itself is killed (Linux).
+
+Between ticks it does, catching every Redis error so that nothing stops for good when
+Redis goes away and comes back: for `webhooks`, RQ's scheduler (webhook retries wait
+in it); for `jobs`, the sweeps that fail jobs whose worker was lost (app/jobs/tasks.py).
 """
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
 import sys
 import threading
+import time
+from typing import Callable
 
-from rq import Queue, Worker
-from rq.worker_pool import WorkerPool
+from rq import Queue, SimpleWorker
+from rq.job import Job
+from rq.scheduler import RQScheduler
+from rq.timeouts import JobTimeoutException
 
 from app.jobs import tasks
+from app.jobs.model import PENDING, RUNNING
 from app.logs import configure_logging
 
 log = logging.getLogger("app.worker")
-REAP_INTERVAL_SECONDS = 2.0
+
+TICK_SECONDS = 0.25
+KILL_GRACE_SECONDS = 5.0
+RESTART_DELAY_SECONDS = 1.0
+DEFAULT_MAX_JOBS = 1000
+DEFAULT_SWEEP_SECONDS = 2.0
+SIGNALS = {signal.SIGTERM, signal.SIGINT}
+PR_SET_PDEATHSIG = 1
 
 
-def reap_forever(stop: threading.Event) -> None:
-    while not stop.wait(REAP_INTERVAL_SECONDS):
+def _env_number(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+class Chore:
+    """Something the supervisor does every `interval` seconds; errors are logged, never fatal."""
+
+    def __init__(self, name: str, interval: float, action: Callable[[], object],
+                 on_stop: Callable[[], object] | None = None) -> None:
+        self.name = name
+        self.interval = interval
+        self.action = action
+        self.on_stop = on_stop
+        self.due = 0.0
+
+    def run_if_due(self) -> None:
+        if time.monotonic() < self.due:
+            return
+        self.due = time.monotonic() + self.interval
         try:
-            reaped = tasks.reap_lost_jobs()
+            done = self.action()
         except Exception:
-            log.warning("reaping lost jobs failed", exc_info=True)
-            continue
-        if reaped:
-            log.warning("failed jobs whose worker was lost", extra={"count": reaped})
+            log.warning("%s failed; trying again in %s s", self.name, self.interval, exc_info=True)
+            return
+        if done:
+            log.warning(self.name, extra={"count": done})
+
+    def stop(self) -> None:
+        if self.on_stop is None:
+            return
+        try:
+            self.on_stop()
+        except Exception:
+            log.warning("%s: not stopped cleanly", self.name, exc_info=True)
+
+
+class ScheduledRetries:
+    """RQ's scheduler driven by the supervisor's ticks. RQ's own scheduler thread dies on
+    a Redis ConnectionError and RQ starts it again only every 10 minutes; here a failed
+    round is simply followed by the next one."""
+
+    def __init__(self, queue_name: str) -> None:
+        self.scheduler = RQScheduler([queue_name], connection=tasks.context().client)
+
+    def __call__(self) -> None:
+        if self.scheduler.acquired_locks:
+            self.scheduler.heartbeat()  # re-acquires a lock that expired during an outage
+        else:
+            self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            self.scheduler.enqueue_scheduled_jobs()
+
+    def release(self) -> None:
+        """Let another webhook process's scheduler take over now, not when the lock expires."""
+        if self.scheduler.acquired_locks:
+            self.scheduler.release_locks()
+
+
+class Supervisor:
+    """Keeps `size` worker processes running, stops them on a signal, does the chores."""
+
+    def __init__(self, queue_name: str, size: int, max_jobs: int, chores: list[Chore]) -> None:
+        self.queue_name = queue_name
+        self.size = size
+        self.max_jobs = max_jobs
+        self.chores = chores
+        self.pid = os.getpid()
+        self.children: dict[int, tasks.JobSlot] = {}
+        self.started: dict[int, float] = {}
+        self.signalled: set[int] = set()
+        self.stopping = threading.Event()
+        self.next_start = 0.0
+
+    def install_signal_handlers(self) -> None:
+        for signum in SIGNALS:
+            signal.signal(signum, self._on_signal)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self._collect_exited()
+            self._watch_deadlines()
+            self._fill()
+            for chore in self.chores:
+                chore.run_if_due()
+            self.stopping.wait(TICK_SECONDS)
+        log.info("stopping: waiting for the worker processes", extra={"count": len(self.children)})
+        self._stop_children()
+        for chore in self.chores:
+            chore.stop()
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        """Forward to every worker: the first SIGTERM is RQ's warm shutdown, a second one cold."""
+        self.stopping.set()
+        for pid in self.children:
+            self._kill(pid, signum)
+            self.signalled.add(pid)
+
+    def _fill(self) -> None:
+        while len(self.children) < self.size and time.monotonic() >= self.next_start:
+            slot = tasks.JobSlot()
+            # Blocked signals wait until the new worker is in self.children.
+            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+            try:
+                pid = os.fork()
+                if pid == 0:
+                    self._become_worker(slot)
+                self.children[pid] = slot
+                self.started[pid] = time.monotonic()
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+
+    def _become_worker(self, slot: tasks.JobSlot) -> None:
+        """In the forked process: a SimpleWorker until it has done max_jobs jobs or is stopped."""
+        code = 1
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+        try:
+            _die_with_parent(self.pid)
+            code = run_worker(self.queue_name, slot, self.max_jobs)
+        except BaseException:
+            log.exception("worker process failed")
+        finally:
+            logging.shutdown()
+            os._exit(code)
+
+    def _collect_exited(self) -> None:
+        for pid in list(self.children):
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if done:
+                self._exited(pid, status)
+
+    def _exited(self, pid: int, status: int) -> None:
+        slot = self.children.pop(pid)
+        lived = time.monotonic() - self.started.pop(pid)
+        self.signalled.discard(pid)
+        job_id, _ = slot.read()
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0 or job_id:
+            log.warning("worker process ended", extra={"pid": pid, "exit_code": code,
+                                                       "job_id": job_id})
+        if code != 0 or job_id or lived < RESTART_DELAY_SECONDS:  # e.g. Redis unusable
+            self.next_start = time.monotonic() + RESTART_DELAY_SECONDS
+        if job_id:
+            self._fail(job_id, tasks.WORKER_LOST)
+
+    def _watch_deadlines(self) -> None:
+        for pid, slot in list(self.children.items()):
+            job_id, deadline = slot.read()
+            if job_id and time.time() > deadline + KILL_GRACE_SECONDS:
+                log.error("job overran its time limit; killing its worker",
+                          extra={"job_id": job_id, "pid": pid})
+                self._kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                self.children.pop(pid)
+                self.started.pop(pid)
+                self._fail(job_id, tasks.TIMED_OUT)
+
+    def _fail(self, job_id: str, error: str) -> None:
+        try:
+            tasks.fail_and_notify(job_id, error, frozenset({PENDING, RUNNING}))
+        except Exception:  # the lease and stranded sweeps will fail it later
+            log.warning("could not fail the job of a lost worker", extra={"job_id": job_id},
+                        exc_info=True)
+
+    def _stop_children(self) -> None:
+        for pid in list(self.children):
+            if pid not in self.signalled:
+                self._kill(pid, signal.SIGTERM)
+        for pid in list(self.children):
+            _, status = os.waitpid(pid, 0)
+            self._exited(pid, status)
+
+    @staticmethod
+    def _kill(pid: int, signum: int) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+class InProcessWorker(SimpleWorker):
+    """RQ's SimpleWorker without RQ's per-job bookkeeping, which ours makes redundant.
+
+    RQ made about 24 Redis round trips per job besides ours: worker heartbeats and
+    states, the started/finished registries, execution records, the job's own status,
+    its dependents. Our job record is the job's truth, and the lease and the sweeps
+    (app/jobs/tasks.py) do what RQ's started and failed registries do, so a job here
+    costs RQ two round trips (taking it off the queue, reading it) and one write that
+    removes it from the intermediate queue and drops its RQ hash (result_ttl is 0).
+    RQ's time limit is kept (SIGALRM in this process); the worker's heartbeat and the
+    `rq suspend` check run at most once a second, its state is written when it changes.
+    """
+
+    bookkeeping_interval = 1.0
+    _heartbeat_at = _suspension_checked_at = float("-inf")
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        with self.connection.pipeline() as pipe:
+            pipe.lrem(queue.intermediate_queue_key, 1, job.id)
+            pipe.delete(job.key)
+            pipe.execute()
+        try:
+            with self.death_penalty_class(job.timeout or queue.DEFAULT_TIMEOUT,
+                                          JobTimeoutException, job_id=job.id):
+                job.func(*job.args, **job.kwargs)
+        except Exception:  # our tasks record their own failures: this is a bug in one
+            log.exception("task failed", extra={"rq_job": job.id, "task": job.func_name})
+
+    def set_state(self, state: str, pipeline=None) -> None:
+        if pipeline is None and state == getattr(self, "_state", None):
+            return  # idle after each job, and idle again when waiting for the next
+        super().set_state(state, pipeline)
+
+    def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
+        if pipeline is None and timeout is None:
+            if time.monotonic() - self._heartbeat_at < self.bookkeeping_interval:
+                return
+            self._heartbeat_at = time.monotonic()
+        super().heartbeat(timeout, pipeline)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        if time.monotonic() - self._suspension_checked_at < self.bookkeeping_interval:
+            return
+        self._suspension_checked_at = time.monotonic()
+        super().check_for_suspension(burst)
+
+
+def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> int:
+    """One worker process's life: fresh Redis connections, a housekeeping thread, RQ's loop."""
+    tasks.context.cache_clear()
+    tasks.slot = slot
+    ctx = tasks.context()
+    stop = threading.Event()
+    keeper = threading.Thread(target=tasks.keep_alive, args=(stop,), name="keep-alive",
+                              daemon=True)
+    keeper.start()
+    worker = InProcessWorker([Queue(queue_name, connection=ctx.client)], connection=ctx.client)
+    worker.max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is
+    try:
+        worker.work(max_jobs=max_jobs, logging_level=ctx.settings.log_level)
+    finally:
+        stop.set()
+    return 0
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGTERM this process when its supervisor dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: the supervisor still forwards every SIGTERM it gets
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(0)
+
+
+def chores_for(queue_name: str) -> list[Chore]:
+    if queue_name == tasks.WEBHOOKS_QUEUE:
+        scheduler = ScheduledRetries(queue_name)
+        return [Chore("webhook retries due", 1.0, scheduler, on_stop=scheduler.release)]
+    interval = _env_number("WORKER_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS)
+    stranded = tasks.StrandedJobs()
+    return [
+        Chore("failed jobs whose worker was lost", interval, tasks.reap_lost_jobs),
+        Chore("failed jobs taken by a worker that died before starting them", interval,
+              lambda: stranded.reap(interval)),
+    ]
 
 
 def main(argv: list[str]) -> int:
@@ -43,18 +335,11 @@ def main(argv: list[str]) -> int:
         print("REDIS_URL is not set: workers exist only in scale-out mode", file=sys.stderr)
         return 2
     configure_logging(ctx.settings.log_level)
-    if queue_name == tasks.WEBHOOKS_QUEUE:
-        pool = WorkerPool([queue_name], connection=ctx.client,
-                          num_workers=ctx.settings.webhook_workers)
-        pool.start(logging_level=ctx.settings.log_level)
-        return 0
-    stop = threading.Event()
-    threading.Thread(target=reap_forever, args=(stop,), name="reaper", daemon=True).start()
-    worker = Worker([Queue(queue_name, connection=ctx.client)], connection=ctx.client)
-    try:
-        worker.work(with_scheduler=True, logging_level=ctx.settings.log_level)
-    finally:
-        stop.set()
+    size = ctx.settings.webhook_workers if queue_name == tasks.WEBHOOKS_QUEUE else 1
+    max_jobs = int(_env_number("WORKER_MAX_JOBS", DEFAULT_MAX_JOBS))
+    supervisor = Supervisor(queue_name, size, max_jobs, chores_for(queue_name))
+    supervisor.install_signal_handlers()  # before anything is forked
+    supervisor.run()
     return 0
 
 

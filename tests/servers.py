@@ -70,6 +70,23 @@ def process_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def process_group(pgid: int) -> list[int]:
+    """The live (not zombie) processes of a process group, from /proc (Linux)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        # pid (comm) state ppid pgrp ...: comm may hold spaces, so split after its ")".
+        state, _ppid, pgrp = stat.rpartition(")")[2].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            members.append(int(entry.name))
+    return members
+
+
 class ManagedProcess:
     """A child process with its stderr kept in a file for the test to read."""
 
@@ -170,20 +187,22 @@ class RedisServer(ManagedProcess):
     same port and dir) comes back with its data, as a real one would.
     """
 
-    def __init__(self, port: int | None = None, directory: str | None = None) -> None:
+    def __init__(self, port: int | None = None, directory: str | None = None,
+                 appendfsync: str = "always") -> None:
         self.port = port or free_port()
         if directory is None:
             directory = tempfile.mkdtemp(prefix="fs-redis-")
             _TEMP_PATHS.append(directory)
         self.dir = directory
+        self.appendfsync = appendfsync
         super().__init__(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
+             "--save", "", "--appendonly", "yes", "--appendfsync", appendfsync],
             process_env({}),
         )
 
     def restarted(self) -> "RedisServer":
-        return RedisServer(self.port, self.dir).start()
+        return RedisServer(self.port, self.dir, self.appendfsync).start()
 
     @property
     def url(self) -> str:
@@ -214,8 +233,8 @@ class ScaleOut:
     workers), `worker` processes for jobs and one `webhook` process."""
 
     def __init__(self, env: dict[str, str] | None = None, web_workers: int = 3,
-                 job_workers: int = 2) -> None:
-        self.redis = RedisServer()
+                 job_workers: int = 2, redis_appendfsync: str = "always") -> None:
+        self.redis = RedisServer(appendfsync=redis_appendfsync)
         self.env = {**(env or {}), "REDIS_URL": self.redis.url,
                     "WEB_CONCURRENCY": str(web_workers)}
         self.job_workers = job_workers

@@ -1,7 +1,7 @@
 """Scale-out mode against real processes: redis-server, gunicorn with 3 workers, RQ workers.
 
 Faults are real too: redis-server stopped and started again, a worker SIGKILLed in
-the middle of a job, the web process restarted.
+the middle of a job, the web process restarted; more in test_scale_out_faults.py.
 """
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from app.algorithms.base import Algorithm
 from app.algorithms.prime_checker import factorize
-from app.jobs.tasks import WORKER_LOST
+from app.jobs.tasks import TIMED_OUT, WORKER_LOST
 from tests.conftest import JOBS_ENV
+from tests.example_algorithm import SleepParams
 from tests.jobs_support import create_job, job, wait_job
 from tests.metrics_support import scrape_delta
 from tests.receivers import Receiver
@@ -142,3 +144,39 @@ def test_queue_limit_applies_and_nothing_accepted_is_lost(own_deployment):
     assert refused.header("Retry-After")
     own_deployment.start_worker("worker")
     assert [wait_job(http, i)["status"] for i in accepted] == ["completed"] * 3
+
+
+def stuck(params: dict) -> dict:
+    """Sleeps with SIGALRM blocked: like a C call that never returns to Python, RQ's
+    time limit cannot stop it."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    time.sleep(params["seconds"])
+    return {}
+
+
+STUCK = Algorithm("Stuck", "0.1.0", "Sleeps, deaf to SIGALRM", SleepParams(), stuck,
+                  example={"seconds": 0})
+
+
+def test_time_limit_holds_even_for_a_job_deaf_to_sigalrm():
+    algorithms = f"{JOBS_ENV['EXTRA_ALGORITHMS']},tests.test_scale_out:STUCK"
+    with ScaleOut({**JOBS_ENV, "EXTRA_ALGORITHMS": algorithms, "JOB_TIMEOUT_SECONDS": "1"},
+                  web_workers=1, job_workers=1) as deployment:
+        http = HttpTransport(deployment.base_url)
+        interrupted = wait_job(http, create_job(http, "Sleep", {"seconds": 30}), timeout=10)
+        assert interrupted["status"] == "failed" and "JobTimeoutException" in interrupted["error"]
+        started = time.monotonic()
+        killed = wait_job(http, create_job(http, "Stuck", {"seconds": 30}), timeout=20)
+        assert killed["status"] == "failed" and killed["error"] == TIMED_OUT
+        assert time.monotonic() - started < 15, "1 s limit + 5 s grace + a tick"
+        assert wait_job(http, create_job(http, "PrimeChecker", {"number": 9}))["status"] == "completed"
+
+
+def test_worker_process_is_replaced_after_worker_max_jobs():
+    with ScaleOut({**JOBS_ENV, "WORKER_MAX_JOBS": "3", "LOG_LEVEL": "DEBUG"},
+                  web_workers=1, job_workers=1) as deployment:
+        http = HttpTransport(deployment.base_url)
+        ids = [create_job(http, "PrimeChecker", {"number": n}) for n in range(50, 57)]
+        assert [wait_job(http, i)["status"] for i in ids] == ["completed"] * 7
+        pids = {_worker_running(deployment, i)[1] for i in ids}
+        assert len(pids) == 3, "3 + 3 + 1 jobs: a fresh process after every 3"

@@ -24,7 +24,10 @@ def run_job(
     metrics: Metrics,
     on_finished: Callable[[JobRecord], None],
 ) -> JobRecord | None:
-    """Move the job to running, run it, record the outcome; None if it was not pending."""
+    """Move the job to running, run it, record the outcome; None if it was not pending.
+
+    `on_finished` gets the finished record, to start its webhook's delivery.
+    """
     started = time.time()
     record = store.transition(job_id, {PENDING}, status=RUNNING, started_at=started)
     if record is None:

@@ -1,37 +1,101 @@
 """Scale-out mode's store: job records in Redis, shared by every web and worker process.
 
-A record is one JSON string under `fs:job:<id>`. New ids are claimed with SET NX, so
-they are unique across processes and machines. Status changes are compare-and-set
-transactions (WATCH/MULTI), so two processes can never both move a job. Redis itself
-expires a record JOB_TTL_SECONDS after it finishes.
+A record is one JSON string under `fs:job:<id>`. Every status change is a
+compare-and-set in one Lua script: it writes the new record only if the stored one is
+still the one the change was computed from, so two processes can never both move a
+job, and a worker that wrote a record needs no read before its next change of it.
+Redis itself expires a record JOB_TTL_SECONDS after it finishes.
 
-Jobs that are running also sit in the set `fs:running`; a running job's worker holds a
-lease key that it refreshes, and `reap_lost` fails the jobs whose lease ran out (a
-worker killed mid-job), within LEASE_SECONDS plus one reaper interval.
+Two indexes let workers notice jobs nobody will finish (app/jobs/tasks.py):
+- `fs:pending`, pending jobs by creation time: one that is old and no longer queued was
+  taken by a worker that died before starting it;
+- `fs:running`, with a lease key per running job that its worker refreshes: a job whose
+  lease ran out lost its worker mid-run.
+The scripts keep both in step with the records, in the same write.
 """
 from __future__ import annotations
 
 import json
+import logging
+import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Iterable, Iterator
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app.jobs.model import FINISHED, RUNNING, JobRecord
 from app.jobs.store import StoreUnavailable
 
+log = logging.getLogger(__name__)
+
 KEY_PREFIX = "fs:job:"
 LEASE_PREFIX = "fs:lease:"
 RUNNING_SET = "fs:running"
+PENDING_INDEX = "fs:pending"
 REMEMBER_PREFIX = "fs:idempotency:"
+READY_PROBE = "fs:ready-probe"
 LEASE_SECONDS = 10
+# A hung Redis must turn into a 503 within about a second, whichever command hangs.
+SOCKET_TIMEOUT_SECONDS = 0.5
+
+# KEYS: record, running set, lease, pending index.
+# ARGV: old record, new record, expiry ("" none, "keep", or ms), job id, old status,
+#       new status, lease seconds.
+_CHANGE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[3] == '' then redis.call('SET', KEYS[1], ARGV[2])
+elseif ARGV[3] == 'keep' then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
+if ARGV[5] ~= ARGV[6] then
+  if ARGV[5] == 'pending' then redis.call('ZREM', KEYS[4], ARGV[4]) end
+  if ARGV[6] == 'running' then
+    redis.call('SADD', KEYS[2], ARGV[4])
+    redis.call('SET', KEYS[3], '1', 'EX', ARGV[7])
+  elseif ARGV[5] == 'running' then
+    redis.call('SREM', KEYS[2], ARGV[4])
+    redis.call('DEL', KEYS[3])
+  end
+end
+return 1
+"""
+
+# Runs in the same MULTI as RQ's own enqueue commands, after them, so the record and
+# its queue entry are written together or not at all: a refused claim takes the entry
+# it just pushed off the queue again.
+# KEYS: record, pending index, RQ queue list, RQ job hash.
+# ARGV: record, created_at, job id, MAX_QUEUE.
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('LREM', KEYS[3], -1, ARGV[3])
+  return 'taken'
+end
+if redis.call('LLEN', KEYS[3]) > tonumber(ARGV[4]) then
+  redis.call('LREM', KEYS[3], -1, ARGV[3])
+  redis.call('DEL', KEYS[4])
+  return 'full'
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 'ok'
+"""
 
 
 def connect(url: str, ssl_cert_reqs: str | None = None) -> redis.Redis:
-    """A client that fails fast: a down Redis must turn into a 503 in about a second."""
-    options: dict[str, Any] = {"socket_connect_timeout": 1, "socket_timeout": 3,
-                               "health_check_interval": 15}
+    """A client that fails fast: a down or hung Redis must turn into a 503 in about a second.
+
+    One immediate retry on a connection error (a pooled connection to a restarted
+    Redis fails once), none on a timeout (that would double the wait).
+    """
+    options: dict[str, Any] = {
+        "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
+        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+        "health_check_interval": 15,
+        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+    }
     if url.startswith("rediss://") and ssl_cert_reqs:
         options["ssl_cert_reqs"] = ssl_cert_reqs
     return redis.Redis.from_url(url, **options)
@@ -39,9 +103,12 @@ def connect(url: str, ssl_cert_reqs: str | None = None) -> redis.Redis:
 
 @contextmanager
 def unavailable_as_store_error() -> Iterator[None]:
+    """Any Redis error is the store being unavailable: down, hung, out of memory
+    (OutOfMemoryError) or a read-only replica (ReadOnlyError) alike."""
     try:
         yield
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
+    except redis.RedisError as exc:
+        log.warning("Redis error", extra={"error": f"{type(exc).__name__}: {exc}"})
         raise StoreUnavailable(str(exc)) from exc
 
 
@@ -49,25 +116,27 @@ class RedisJobStore:
     def __init__(self, client: redis.Redis, ttl_seconds: float) -> None:
         self.client = client
         self.ttl_seconds = ttl_seconds
+        self._change_script = client.register_script(_CHANGE)
+        # What this process last wrote for the jobs it runs: the finishing write needs no read.
+        self._written: OrderedDict[str, bytes] = OrderedDict()
+        self._written_lock = threading.Lock()
 
     def create(self, record: JobRecord) -> bool:
         with unavailable_as_store_error():
-            return bool(self.client.set(_key(record.job_id), record.to_json(), nx=True))
+            with self.client.pipeline() as pipe:
+                pipe.set(_key(record.job_id), record.to_json(), nx=True)
+                pipe.zadd(PENDING_INDEX, {record.job_id: record.created_at})
+                created, _ = pipe.execute()
+        return bool(created)
 
-    def claim(self, pipe: redis.client.Pipeline, record: JobRecord) -> bool:
-        """Start a transaction on `pipe` that stores `record`, if its id is free.
+    def claim(self, pipe: redis.client.Pipeline, record: JobRecord, queue_key: str,
+              rq_job_key: str, max_queue: int) -> None:
+        """Add to `pipe` (a MULTI holding RQ's enqueue of this job) the record's claim.
 
-        The caller adds its own commands (queueing the job) and executes the pipeline,
-        so the record and its queue entry are written together or not at all.
+        Its reply, last in the pipeline's results, is b"ok", b"taken" or b"full".
         """
-        key = _key(record.job_id)
-        pipe.watch(key)
-        if pipe.exists(key):
-            pipe.unwatch()
-            return False
-        pipe.multi()
-        pipe.set(key, record.to_json())
-        return True
+        pipe.eval(_CLAIM, 4, _key(record.job_id), PENDING_INDEX, queue_key, rq_job_key,
+                  record.to_json(), record.created_at, record.job_id, max_queue)
 
     def get(self, job_id: str) -> JobRecord | None:
         with unavailable_as_store_error():
@@ -81,8 +150,10 @@ class RedisJobStore:
         return self._change(job_id, None, changes)
 
     def ping(self) -> bool:
+        """True when Redis takes writes: a full (noeviction) or read-only Redis still
+        answers PING, so the probe is a small write."""
         with unavailable_as_store_error():
-            return bool(self.client.ping())
+            return bool(self.client.set(READY_PROBE, "1", ex=60))
 
     def remember(self, key: str, value: dict[str, Any], ttl_seconds: float) -> dict[str, Any] | None:
         redis_key = REMEMBER_PREFIX + key
@@ -99,7 +170,7 @@ class RedisJobStore:
         with unavailable_as_store_error():
             self.client.delete(REMEMBER_PREFIX + key)
 
-    # -- leases on running jobs ---------------------------------------------------------
+    # -- noticing jobs nobody will finish ------------------------------------------------
 
     def renew_lease(self, job_id: str) -> None:
         with unavailable_as_store_error():
@@ -118,46 +189,55 @@ class RedisJobStore:
             alive = self.client.mget([LEASE_PREFIX + j for j in running])
         return [job_id for job_id, lease in zip(running, alive) if lease is None]
 
+    def pending_since(self, created_before: float) -> list[str]:
+        """Jobs still pending that were created before that time."""
+        with unavailable_as_store_error():
+            ids = self.client.zrangebyscore(PENDING_INDEX, "-inf", created_before)
+        return [job_id.decode() for job_id in ids]
+
     # -- the one place records change ---------------------------------------------------
 
     def _change(self, job_id: str, expected: frozenset[str] | None,
                 changes: dict[str, Any]) -> JobRecord | None:
-        key = _key(job_id)
-        with unavailable_as_store_error(), self.client.pipeline() as pipe:
+        with self._written_lock:
+            raw = self._written.pop(job_id, None)
+        with unavailable_as_store_error():
             while True:
-                try:
-                    pipe.watch(key)
-                    raw = pipe.get(key)
+                if raw is None:
+                    raw = self.client.get(_key(job_id))
                     if raw is None:
                         return None
-                    record = JobRecord.from_json(raw)
-                    if expected is not None and record.status not in expected:
-                        return None
-                    new = replace(record, **changes)
-                    pipe.multi()
-                    self._write(pipe, key, record, new)
-                    pipe.execute()
+                record = JobRecord.from_json(raw)
+                if expected is not None and record.status not in expected:
+                    return None
+                new = replace(record, **changes)
+                new_raw = new.to_json()
+                if self._write(record, raw, new, new_raw):
+                    if new.status == RUNNING:
+                        self._remember_written(job_id, new_raw)
                     return new
-                except redis.WatchError:
-                    continue
+                raw = None  # changed meanwhile: read it again
 
-    def _write(self, pipe: redis.client.Pipeline, key: str, old: JobRecord, new: JobRecord) -> None:
-        if new.status in FINISHED:
-            # A finished record's clock starts when it finishes; later updates keep it.
-            if old.finished:
-                pipe.set(key, new.to_json(), keepttl=True)
-            else:
-                pipe.set(key, new.to_json(), px=max(1, int(self.ttl_seconds * 1000)))
+    def _write(self, old: JobRecord, old_raw: bytes, new: JobRecord, new_raw: bytes) -> bool:
+        if new.status not in FINISHED:
+            expiry = ""
+        elif old.finished:  # a finished record's clock starts when it finishes
+            expiry = "keep"
         else:
-            pipe.set(key, new.to_json())
-        if new.status == RUNNING and old.status != RUNNING:
-            pipe.sadd(RUNNING_SET, new.job_id)
-        elif new.status != RUNNING and old.status == RUNNING:
-            pipe.srem(RUNNING_SET, new.job_id)
-            pipe.delete(LEASE_PREFIX + new.job_id)
+            expiry = str(max(1, int(self.ttl_seconds * 1000)))
+        job_id = new.job_id
+        return bool(self._change_script(
+            keys=[_key(job_id), RUNNING_SET, LEASE_PREFIX + job_id, PENDING_INDEX],
+            args=[old_raw, new_raw, expiry, job_id, old.status, new.status, LEASE_SECONDS],
+        ))
+
+    def _remember_written(self, job_id: str, raw: bytes) -> None:
+        with self._written_lock:
+            self._written[job_id] = raw
+            while len(self._written) > 64:
+                self._written.popitem(last=False)
 
 
 def _key(job_id: str) -> str:
     return KEY_PREFIX + job_id
-
 

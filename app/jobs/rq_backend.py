@@ -25,23 +25,19 @@ class RQBackend:
         self.queue = Queue(JOBS_QUEUE, connection=self.client)
 
     def submit(self, record: JobRecord) -> bool:
-        """Store the record and queue its RQ job in one transaction: both happen or neither."""
-        with unavailable_as_store_error():
-            if self.queue.count >= self.settings.max_queue:
-                raise QueueFull(f"{self.settings.max_queue} jobs waiting")
-            with self.client.pipeline() as pipe:
-                try:
-                    if not self.store.claim(pipe, record):
-                        return False
-                    self.queue.enqueue_call(
-                        run_job_task, args=(record.job_id,), job_id=record.job_id,
-                        timeout=int(self.settings.job_timeout_seconds), result_ttl=0,
-                        failure_ttl=int(self.settings.job_ttl_seconds), pipeline=pipe,
-                    )
-                    pipe.execute()
-                except redis.WatchError:  # another process claimed the same id meanwhile
-                    return False
-        return True
+        """Queue the RQ job and store the record in one MULTI, one round trip: both happen
+        or neither (a refused claim takes its queue entry back, see redis_store._CLAIM)."""
+        with unavailable_as_store_error(), self.client.pipeline() as pipe:
+            job = self.queue.enqueue_call(
+                run_job_task, args=(record.job_id,), job_id=record.job_id,
+                timeout=int(self.settings.job_timeout_seconds), result_ttl=0,
+                failure_ttl=int(self.settings.job_ttl_seconds), pipeline=pipe,
+            )
+            self.store.claim(pipe, record, self.queue.key, job.key, self.settings.max_queue)
+            outcome = pipe.execute()[-1]
+        if outcome == b"full":
+            raise QueueFull(f"{self.settings.max_queue} jobs waiting")
+        return outcome == b"ok"
 
     def metric_samples(self) -> list[Sample]:
         """What the workers recorded, plus queue depths, for this process's /metrics.
@@ -58,6 +54,7 @@ class RQBackend:
         return samples
 
     def healthy(self) -> bool:
+        """Ready when Redis takes writes (not merely answers)."""
         return self.store.ping()
 
     def release(self, job_id: str) -> None:

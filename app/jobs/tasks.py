@@ -2,11 +2,22 @@
 
 RQ imports these by name in worker processes, so they must work without the Flask
 app: everything they need is built from the environment, once per process.
+
+How a job that nobody will finish is still finished (failed, its webhook told):
+- its worker process dies or is killed for overrunning: its supervisor (app/worker.py)
+  sees the death and fails the job in `JobSlot` at once;
+- the whole worker machine goes (supervisor too): the job's lease runs out, and any
+  other job worker fails it within LEASE_SECONDS plus one sweep (`reap_lost_jobs`);
+- the worker died after taking the job off the queue, before starting it (RQ's
+  intermediate queue): `StrandedJobs` fails a pending job that is in no queue on two
+  sweeps in a row.
 """
 from __future__ import annotations
 
 import logging
 import math
+import mmap
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -20,10 +31,10 @@ from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS, with_extras
 from app.config import Settings
 from app.jobs.execution import fail_job, run_job
-from app.jobs.model import RUNNING, JobRecord
+from app.jobs.model import PENDING, RUNNING, JobRecord
 from app.jobs.redis_store import LEASE_SECONDS, RedisJobStore, connect
 from app.metrics import Metrics
-from app.shared_metrics import worker_metrics
+from app.shared_metrics import MetricsBuffer, worker_metrics
 from app.webhooks import delivery
 from app.webhooks.sender import WebhookSender
 
@@ -32,6 +43,29 @@ log = logging.getLogger(__name__)
 JOBS_QUEUE = "jobs"
 WEBHOOKS_QUEUE = "webhooks"
 WORKER_LOST = "worker lost while running the job (killed or crashed); please submit it again"
+LEASE_RENEW_SECONDS = 1.0
+STRANDED = "the worker that took the job stopped before starting it; please submit it again"
+TIMED_OUT = "job exceeded JOB_TIMEOUT_SECONDS and its worker was stopped"
+
+
+class RQRetryScheduler:
+    """delivery.RetryScheduler on RQ: an attempt is an RQ job on the `webhooks` queue,
+    queued now or kept in RQ's scheduled registry until it is due, so a restart of any
+    process loses no retry."""
+
+    def __init__(self, queue: Queue, settings: Settings) -> None:
+        self.queue = queue
+        self.options = {"job_timeout": int(settings.webhook_timeout_seconds) + 30,
+                        "result_ttl": 0, "failure_ttl": int(settings.job_ttl_seconds)}
+
+    def schedule(self, job_id: str, attempt: int, delay: float) -> None:
+        if delay <= 0:
+            self.queue.enqueue(deliver_webhook_task, job_id, attempt, **self.options)
+            return
+        # RQ's scheduler keeps whole seconds (it truncates): round up so a retry never
+        # comes before its documented delay; it comes at most about a second after it.
+        due = datetime.fromtimestamp(math.ceil(time.time() + delay), timezone.utc)
+        self.queue.enqueue_at(due, deliver_webhook_task, job_id, attempt, **self.options)
 
 
 @dataclass(frozen=True)
@@ -40,82 +74,143 @@ class WorkerContext:
     client: redis.Redis
     store: RedisJobStore
     algorithms: dict[str, Algorithm]
+    metrics_buffer: MetricsBuffer
     metrics: Metrics
     sender: WebhookSender
-    webhooks: Queue
+    jobs: Queue
+    retries: RQRetryScheduler
 
 
 @lru_cache(maxsize=1)
 def context() -> WorkerContext:
+    """This process's wiring; a forked worker process calls `context.cache_clear()` first,
+    so it never shares its parent's Redis connections."""
     settings = Settings.from_env()
     client = connect(settings.redis_url, settings.redis_ssl_cert_reqs)
+    buffer = MetricsBuffer(client)
     return WorkerContext(
         settings=settings,
         client=client,
         store=RedisJobStore(client, settings.job_ttl_seconds),
         algorithms=with_extras(ALGORITHMS, settings.extra_algorithms),
-        metrics=worker_metrics(client),
+        metrics_buffer=buffer,
+        metrics=worker_metrics(buffer),
         sender=delivery.sender_for(settings),
-        webhooks=Queue(WEBHOOKS_QUEUE, connection=client),
+        jobs=Queue(JOBS_QUEUE, connection=client),
+        retries=RQRetryScheduler(Queue(WEBHOOKS_QUEUE, connection=client), settings),
     )
 
 
+class JobSlot:
+    """The job a worker process is running and its deadline, in memory shared with the
+    supervisor that forked it: the supervisor fails that job at once if the worker dies,
+    and kills a worker still running past the deadline (SIGALRM, RQ's time limit, cannot
+    stop a C call that never returns to Python)."""
+
+    _FORMAT = "12sd"
+
+    def __init__(self) -> None:
+        self._memory = mmap.mmap(-1, struct.calcsize(self._FORMAT))  # shared across fork
+
+    def start(self, job_id: str, deadline: float) -> None:
+        self._memory[:] = struct.pack(self._FORMAT, job_id.encode(), deadline)
+
+    def clear(self) -> None:
+        self._memory[:] = bytes(len(self._memory))
+
+    def read(self) -> tuple[str | None, float]:
+        """(job id, deadline as Unix time), or (None, 0) between jobs."""
+        raw_id, deadline = struct.unpack(self._FORMAT, self._memory[:])
+        return (raw_id.decode() if raw_id.strip(b"\0") else None), deadline
+
+
+# Set by app.worker in a process that runs jobs under a supervisor.
+slot: JobSlot | None = None
+
+
 def run_job_task(job_id: str) -> None:
-    """Run one job, holding a lease on it so a lost worker is noticed (see reap_lost_jobs)."""
+    """Run one job; the running transition takes its lease, the background thread renews it."""
     ctx = context()
-    ctx.store.renew_lease(job_id)
-    done = threading.Event()
-    renewer = threading.Thread(target=_renew_until, args=(ctx.store, job_id, done), daemon=True)
-    renewer.start()
+    if slot is not None:
+        slot.start(job_id, time.time() + ctx.settings.job_timeout_seconds)
     try:
         run_job(job_id, ctx.store, ctx.algorithms, ctx.metrics, _notify)
     finally:
-        done.set()
+        if slot is not None:
+            slot.clear()
+        _flush_quietly(ctx)
 
 
 def deliver_webhook_task(job_id: str, attempt: int) -> None:
     """One delivery attempt; the next one is scheduled in RQ, so a restart loses no retry."""
     ctx = context()
-    delay = delivery.attempt_delivery(job_id, attempt, ctx.store, ctx.sender, ctx.metrics,
-                                      ctx.settings.webhook_retry_delays)
-    if delay is not None:
-        _schedule_delivery(ctx, job_id, attempt + 1, delay)
+    try:
+        delivery.deliver(job_id, attempt, ctx.store, ctx.sender, ctx.metrics,
+                         ctx.settings.webhook_retry_delays, ctx.retries)
+    finally:
+        _flush_quietly(ctx)
+
+
+def fail_and_notify(job_id: str, error: str, expected: frozenset[str]) -> bool:
+    """Fail a job nobody will finish, and start its webhook; False if it had moved on."""
+    ctx = context()
+    failed = fail_job(job_id, ctx.store, ctx.metrics, error, expected=expected)
+    if failed is None:
+        return False
+    _notify(failed)
+    _flush_quietly(ctx)
+    return True
 
 
 def reap_lost_jobs() -> int:
     """Fail the running jobs whose worker stopped renewing their lease; how many."""
+    lost = context().store.lost_jobs()
+    return sum(fail_and_notify(job_id, WORKER_LOST, frozenset({RUNNING})) for job_id in lost)
+
+
+class StrandedJobs:
+    """Pending jobs in no queue: a worker took them off it and died before starting them.
+
+    A live worker starts a job milliseconds after taking it, so a job seen so on two
+    sweeps in a row is failed: within two sweep intervals of its worker's death.
+    """
+
+    def __init__(self) -> None:
+        self._suspects: set[str] = set()
+
+    def reap(self, interval: float) -> int:
+        ctx = context()
+        pending = ctx.store.pending_since(time.time() - interval)
+        stranded = set(pending) - set(ctx.jobs.get_job_ids()) if pending else set()
+        confirmed, self._suspects = stranded & self._suspects, stranded - self._suspects
+        return sum(fail_and_notify(job_id, STRANDED, frozenset({PENDING}))
+                   for job_id in sorted(confirmed))
+
+
+def keep_alive(stop: threading.Event) -> None:
+    """A worker process's background thread: renews the running job's lease while the
+    main thread runs it."""
     ctx = context()
-    reaped = 0
-    for job_id in ctx.store.lost_jobs():
-        failed = fail_job(job_id, ctx.store, ctx.metrics, WORKER_LOST, expected={RUNNING})
-        if failed is not None:
-            reaped += 1
-            _notify(failed)
-    return reaped
+    while not stop.wait(LEASE_RENEW_SECONDS):
+        job_id = slot.read()[0] if slot is not None else None
+        if job_id is None:
+            continue
+        try:
+            ctx.store.renew_lease(job_id)
+        except Exception:  # Redis blips: the next renewal may succeed before the lease ends
+            log.warning("lease renewal failed", extra={"job_id": job_id}, exc_info=True)
+
+
+def _flush_quietly(ctx: WorkerContext) -> None:
+    """One round trip for all the samples a task recorded; kept for the next task if
+    Redis is unreachable."""
+    try:
+        ctx.metrics_buffer.flush()
+    except redis.RedisError:
+        log.warning("worker metrics not written yet: Redis unreachable")
 
 
 def _notify(record: JobRecord) -> None:
-    if record.webhook:
+    if record.webhook:  # the finishing write set webhook_status "pending"
         ctx = context()
-        ctx.store.update(record.job_id, webhook_status=delivery.PENDING)
-        _schedule_delivery(ctx, record.job_id, 1, 0)
-
-
-def _schedule_delivery(ctx: WorkerContext, job_id: str, attempt: int, delay: float) -> None:
-    options = {"job_timeout": int(ctx.settings.webhook_timeout_seconds) + 30, "result_ttl": 0,
-               "failure_ttl": int(ctx.settings.job_ttl_seconds)}
-    if delay <= 0:
-        ctx.webhooks.enqueue(deliver_webhook_task, job_id, attempt, **options)
-        return
-    # RQ's scheduler keeps whole seconds (it truncates): round up so a retry never
-    # comes before its documented delay; it comes at most about a second after it.
-    due = datetime.fromtimestamp(math.ceil(time.time() + delay), timezone.utc)
-    ctx.webhooks.enqueue_at(due, deliver_webhook_task, job_id, attempt, **options)
-
-
-def _renew_until(store: RedisJobStore, job_id: str, done: threading.Event) -> None:
-    while not done.wait(LEASE_SECONDS / 3):
-        try:
-            store.renew_lease(job_id)
-        except Exception:  # Redis blips: the next renewal may succeed before the lease ends
-            log.warning("lease renewal failed", extra={"job_id": job_id}, exc_info=True)
+        delivery.start_delivery(record.job_id, ctx.store, ctx.metrics, ctx.retries)
