@@ -68,12 +68,12 @@ def start_delivery(job_id: str, store: RecordStore, metrics: Metrics,
 def deliver(job_id: str, attempt: int, store: RecordStore, sender: WebhookSender, metrics: Metrics,
             delays: Sequence[float], scheduler: RetryScheduler) -> None:
     """One attempt, then the next one through `scheduler` when the schedule says so."""
-    delay = attempt_delivery(job_id, attempt, store, sender, metrics, delays)
+    delay = _attempt(job_id, attempt, store, sender, metrics, delays)
     if delay is not None:
         _schedule(job_id, attempt + 1, delay, store, metrics, scheduler)
 
 
-def attempt_delivery(
+def _attempt(
     job_id: str, attempt: int, store: RecordStore, sender: WebhookSender, metrics: Metrics,
     delays: Sequence[float],
 ) -> float | None:
