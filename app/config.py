@@ -64,6 +64,10 @@ class Settings:
     metrics_public: bool = True
     max_inflight_invoke: int = DEFAULT_THREADS
     max_params_bytes: int = 64 * 1024
+    # Scale-out workers (app/worker.py): replace a worker process after this many jobs, and
+    # sweep for jobs whose worker was lost this often.
+    worker_max_jobs: int = 1000
+    worker_sweep_seconds: float = 2.0
     # Edges of the HTTP layer (app/body_deadline.py, app/webhooks/address_policy.py).
     body_timeout_seconds: float = 10.0
     webhook_dns_timeout_seconds: float = 3.0
@@ -105,6 +109,8 @@ class Settings:
                 environ, "MAX_INFLIGHT_INVOKE", _int(environ, "GUNICORN_THREADS", DEFAULT_THREADS)
             ),
             max_params_bytes=_int(environ, "MAX_PARAMS_BYTES", cls.max_params_bytes),
+            worker_max_jobs=_int(environ, "WORKER_MAX_JOBS", cls.worker_max_jobs),
+            worker_sweep_seconds=_float(environ, "WORKER_SWEEP_SECONDS", cls.worker_sweep_seconds),
             body_timeout_seconds=_float(environ, "BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
             webhook_dns_timeout_seconds=_float(
                 environ, "WEBHOOK_DNS_TIMEOUT_SECONDS", cls.webhook_dns_timeout_seconds

@@ -45,15 +45,8 @@ log = logging.getLogger("app.worker")
 TICK_SECONDS = 0.25
 KILL_GRACE_SECONDS = 5.0
 RESTART_DELAY_SECONDS = 1.0
-DEFAULT_MAX_JOBS = 1000
-DEFAULT_SWEEP_SECONDS = 2.0
 SIGNALS = {signal.SIGTERM, signal.SIGINT}
 PR_SET_PDEATHSIG = 1
-
-
-def _env_number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else default
 
 
 class Chore:
@@ -311,11 +304,10 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def chores_for(queue_name: str) -> list[Chore]:
+def chores_for(queue_name: str, interval: float) -> list[Chore]:
     if queue_name == tasks.WEBHOOKS_QUEUE:
         scheduler = ScheduledRetries(queue_name)
         return [Chore("webhook retries due", 1.0, scheduler, on_stop=scheduler.release)]
-    interval = _env_number("WORKER_SWEEP_SECONDS", DEFAULT_SWEEP_SECONDS)
     stranded = tasks.StrandedJobs()
     return [
         Chore("failed jobs whose worker was lost", interval, tasks.reap_lost_jobs),
@@ -336,8 +328,8 @@ def main(argv: list[str]) -> int:
         return 2
     configure_logging(ctx.settings.log_level)
     size = ctx.settings.webhook_workers if queue_name == tasks.WEBHOOKS_QUEUE else 1
-    max_jobs = int(_env_number("WORKER_MAX_JOBS", DEFAULT_MAX_JOBS))
-    supervisor = Supervisor(queue_name, size, max_jobs, chores_for(queue_name))
+    supervisor = Supervisor(queue_name, size, ctx.settings.worker_max_jobs,
+                            chores_for(queue_name, ctx.settings.worker_sweep_seconds))
     supervisor.install_signal_handlers()  # before anything is forked
     supervisor.run()
     return 0
