@@ -7,37 +7,43 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
-
-
-def _int(environ: Mapping[str, str], name: str, default: int) -> int:
-    raw = environ.get(name, "").strip()
-    return int(raw) if raw else default
-
-
-def _float(environ: Mapping[str, str], name: str, default: float) -> float:
-    raw = environ.get(name, "").strip()
-    return float(raw) if raw else default
-
-
-def _list(environ: Mapping[str, str], name: str, lower: bool = False) -> list[str]:
-    items = [item.strip() for item in environ.get(name, "").split(",") if item.strip()]
-    return [item.lower() for item in items] if lower else items
-
-
-def _str(environ: Mapping[str, str], name: str, default: str | None) -> str | None:
-    raw = environ.get(name, "").strip()
-    return raw or default
+from typing import Any, Callable, Mapping
 
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def _items(raw: str) -> list[str]:
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+# How a variable's text becomes a value, by the type the field declares.
+PARSERS: dict[str, Callable[[str], Any]] = {
+    "int": int,
+    "float": float,
+    "str": str,
+    "str | None": str,
+    "bool": lambda raw: raw.lower() in TRUE_WORDS,
+    "frozenset[str]": lambda raw: frozenset(_items(raw)),
+    "tuple[str, ...]": lambda raw: tuple(_items(raw)),
+    "tuple[float, ...]": lambda raw: tuple(float(item) for item in _items(raw)),
+}
+# Spellings that do not matter: LOG_LEVEL=info, WEBHOOK_ALLOWED_HOSTS=Hooks.Example.
+NORMALISED: dict[str, Callable[[Any], Any]] = {
+    "log_level": str.upper,
+    "webhook_allowed_hosts": lambda hosts: frozenset(host.lower() for host in hosts),
+}
 # gunicorn.conf.py's default GUNICORN_THREADS, which MAX_INFLIGHT_INVOKE defaults to.
 DEFAULT_THREADS = 8
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What the service can be told; the README's configuration table mirrors it."""
+    """What the service can be told; the README's configuration table mirrors it.
+
+    Every field is read from the environment variable of the same name in capitals
+    (`job_ttl_seconds` from JOB_TTL_SECONDS), parsed by its declared type.
+    """
 
     log_level: str = "INFO"
     max_content_length: int = 1024 * 1024
@@ -74,48 +80,17 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
-        delays = _list(environ, "WEBHOOK_RETRY_DELAYS")
-        return cls(
-            log_level=_str(environ, "LOG_LEVEL", cls.log_level).upper(),
-            max_content_length=_int(environ, "MAX_CONTENT_LENGTH", cls.max_content_length),
-            default_algorithm=_str(environ, "DEFAULT_ALGORITHM", cls.default_algorithm),
-            redis_url=_str(environ, "REDIS_URL", None),
-            redis_ssl_cert_reqs=_str(environ, "REDIS_SSL_CERT_REQS", None),
-            job_timeout_seconds=_float(environ, "JOB_TIMEOUT_SECONDS", cls.job_timeout_seconds),
-            job_ttl_seconds=_float(environ, "JOB_TTL_SECONDS", cls.job_ttl_seconds),
-            max_jobs=_int(environ, "MAX_JOBS", cls.max_jobs),
-            max_queue=_int(environ, "MAX_QUEUE", cls.max_queue),
-            job_workers=_int(environ, "JOB_WORKERS", cls.job_workers),
-            webhook_workers=_int(environ, "WEBHOOK_WORKERS", cls.webhook_workers),
-            webhook_timeout_seconds=_float(
-                environ, "WEBHOOK_TIMEOUT_SECONDS", cls.webhook_timeout_seconds
-            ),
-            webhook_retry_delays=(
-                tuple(float(d) for d in delays) if delays else cls.webhook_retry_delays
-            ),
-            sweep_interval_seconds=_float(
-                environ, "SWEEP_INTERVAL_SECONDS", cls.sweep_interval_seconds
-            ),
-            shutdown_grace_seconds=_float(
-                environ, "SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds
-            ),
-            webhook_allow_private=_str(environ, "WEBHOOK_ALLOW_PRIVATE", "0").lower() in TRUE_WORDS,
-            webhook_allowed_hosts=frozenset(_list(environ, "WEBHOOK_ALLOWED_HOSTS", lower=True)),
-            webhook_secret=_str(environ, "WEBHOOK_SECRET", None),
-            extra_algorithms=tuple(_list(environ, "EXTRA_ALGORITHMS")),
-            api_keys=frozenset(_list(environ, "API_KEYS")),
-            metrics_public=_str(environ, "METRICS_PUBLIC", "1").lower() in TRUE_WORDS,
-            max_inflight_invoke=_int(
-                environ, "MAX_INFLIGHT_INVOKE", _int(environ, "GUNICORN_THREADS", DEFAULT_THREADS)
-            ),
-            max_params_bytes=_int(environ, "MAX_PARAMS_BYTES", cls.max_params_bytes),
-            worker_max_jobs=_int(environ, "WORKER_MAX_JOBS", cls.worker_max_jobs),
-            worker_sweep_seconds=_float(environ, "WORKER_SWEEP_SECONDS", cls.worker_sweep_seconds),
-            body_timeout_seconds=_float(environ, "BODY_TIMEOUT_SECONDS", cls.body_timeout_seconds),
-            webhook_dns_timeout_seconds=_float(
-                environ, "WEBHOOK_DNS_TIMEOUT_SECONDS", cls.webhook_dns_timeout_seconds
-            ),
-        )
+        """Each field from the variable of its name in capitals; unset or blank: the default."""
+        values: dict[str, Any] = {}
+        for setting in fields(cls):
+            raw = environ.get(setting.name.upper(), "").strip()
+            if raw:
+                value = PARSERS[setting.type](raw)
+                values[setting.name] = NORMALISED.get(setting.name, lambda v: v)(value)
+        threads = environ.get("GUNICORN_THREADS", "").strip()
+        if threads and "max_inflight_invoke" not in values:
+            values["max_inflight_invoke"] = int(threads)
+        return cls(**values)
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Settings":
         """Return a copy with the given fields replaced; unknown names are a programming error."""
