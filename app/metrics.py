@@ -1,16 +1,29 @@
-"""The Prometheus metric families the API document lists, and their exposition.
+"""The Prometheus metric families the API document lists, through prometheus-flask-exporter.
+
+The exporter serves /metrics and wraps every view in the three HTTP families
+(`register_default`); its own `flask_*` families are off (`export_defaults=False`).
+The other families are plain prometheus_client metrics in the same registry: the
+exporter has nothing for figures recorded outside a view (jobs, webhooks).
 
 Under gunicorn every worker process writes its samples to files in
 PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py before anything imports
 prometheus_client), and /metrics sums them, so the figures are right whatever the
-number of workers. Without that variable (tests, `flask run`) the app's own registry
-is exposed directly.
+number of workers. Without that variable (tests, `flask run`) the registry is exposed.
+
+Ours, because the exporter cannot do it:
+- requests no view saw (no route, wrong method, refused by a before-request hook)
+  are counted by app.instrumentation, in the same families (`VIEWED` tells them apart);
+- the exposition: a family no process has written yet is shown empty, not left out,
+  and in scale-out mode the RQ workers' figures (`extra_samples`) are summed in.
 """
 from __future__ import annotations
 
+import functools
 import os
+import re
 from typing import Any, Callable, Iterable, Iterator
 
+from flask import Flask, Response, request
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -22,9 +35,16 @@ from prometheus_client import (
 from prometheus_client import values
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_flask_exporter import PrometheusMetrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 Sample = tuple[str, dict[str, str], float]  # (sample name, labels, value)
+
+UNMATCHED = "unmatched"  # the endpoint label of a request no route matched
+# Any other method is counted as "OTHER": clients must not be able to mint label values.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+VIEWED = "functional_scaffold.viewed"  # in the WSGI environ once a view ran (and was counted)
+_CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 # `*_created` series double the output and mean nothing in multiprocess mode.
 disable_created_metrics()
@@ -34,28 +54,33 @@ def multiprocess_enabled() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
-class Metrics:
-    """One set of metric objects, registered in their own registry (one per app or worker)."""
+def route_template(rule: str) -> str:
+    """Flask's `/jobs/<job_id>` written the OpenAPI way: `/jobs/{job_id}`."""
+    return _CONVERTER.sub(r"{\1}", rule)
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "OTHER"
+
+
+def outcome_label(status: int) -> str:
+    return "success" if status < 400 else "error"
+
+
+class Metrics:
+    """One set of metric objects in their own registry (one per app or worker process)."""
+
+    def __init__(self) -> None:
         if multiprocess_enabled() and values.ValueClass is values.MutexValue:
             raise RuntimeError(
                 "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported, so "
                 "worker metrics would not be shared; set it before importing the app"
             )
-        self.registry = registry or CollectorRegistry()
+        self.registry = _Registry()
         self.extra_samples: Callable[[], Iterable[Sample]] | None = None
-        self._series: dict[tuple[Any, tuple[str, ...]], Any] = {}
+        self.exporter = _Exporter(self, app=None, registry=self.registry, export_defaults=False)
+        self._view_trackers = self._http_families()
         r = self.registry
-        self.http_requests = Counter(
-            "http_requests_total", "HTTP 请求总数", ["method", "endpoint", "status"], registry=r
-        )
-        self.http_duration = Histogram(
-            "http_request_duration_seconds", "HTTP 请求延迟", ["method", "endpoint"], registry=r
-        )
-        self.http_in_progress = Gauge(
-            "http_requests_in_progress", "当前进行中的请求数", registry=r, multiprocess_mode="livesum"
-        )
         self.algorithm_executions = Counter(
             "algorithm_executions_total", "算法执行总数", ["algorithm", "status"], registry=r
         )
@@ -80,14 +105,42 @@ class Metrics:
             "webhook_deliveries_total", "Webhook 回调发送总数", ["status"], registry=r
         )
 
+    def _http_families(self) -> tuple[Callable, ...]:
+        """The exporter's view decorators for the HTTP families, and the families themselves
+        (as `http_requests`, `http_duration`, `http_in_progress`) for app.instrumentation."""
+        exporter = self.exporter
+        endpoint = {"method": lambda: method_label(request.method),
+                    "endpoint": lambda: route_template(request.url_rule.rule)}
+        trackers = (
+            _mark_viewed,
+            exporter.counter("http_requests_total", "HTTP 请求总数",
+                             labels={**endpoint, "status": lambda r: outcome_label(r.status_code)}),
+            exporter.histogram("http_request_duration_seconds", "HTTP 请求延迟", labels=endpoint),
+            exporter.gauge("http_requests_in_progress", "当前进行中的请求数",
+                           multiprocess_mode="livesum"),
+        )
+        self.http_requests = self.registry.named["http_requests"]
+        self.http_duration = self.registry.named["http_request_duration_seconds"]
+        self.http_in_progress = self.registry.named["http_requests_in_progress"]
+        return trackers
+
+    def track_requests(self, app: Flask) -> None:
+        """Serve /metrics and count every view's requests; call it once every route exists."""
+        self.exporter.init_app(app)
+        self.exporter.register_default(*self._view_trackers, app=app)
+
+    def count_unviewed(self, method: str, endpoint: str, status: int, elapsed: float) -> None:
+        """A request that ended before any view ran: the exporter never saw it."""
+        self.series(self.http_requests, method, endpoint, outcome_label(status)).inc()
+        self.series(self.http_duration, method, endpoint).observe(elapsed)
+
     def series(self, family: Counter | Gauge | Histogram, *labels: str) -> Any:
-        """`family.labels(*labels)`, kept: prometheus_client takes a lock on every lookup,
-        and the hot paths ask for the same few series on every request."""
-        key = (family, labels)  # metric objects compare by identity
-        child = self._series.get(key)
-        if child is None:
-            child = self._series[key] = family.labels(*labels)
-        return child
+        """One labelled series of a family (`family.labels(*labels)`).
+
+        The job and algorithm code records through this, so that scale-out workers can
+        hand in families that write to Redis (app.shared_metrics) instead.
+        """
+        return family.labels(*labels)
 
     def render(self) -> bytes:
         """The text exposition: this process's registry, or every worker's files summed,
@@ -99,6 +152,49 @@ class Metrics:
         if self.extra_samples is not None:
             families = merge(families, self.extra_samples())
         return generate_latest(_Fixed(families))
+
+
+class _Exporter(PrometheusMetrics):
+    """The exporter, with its /metrics body made by `Metrics.render`.
+
+    Its own exposition would leave out the families nobody wrote yet, could not add
+    the RQ workers' figures, and would switch to OpenMetrics when Prometheus asks for
+    it, where the contract fixes `text/plain; version=0.0.4`.
+    """
+
+    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics = metrics
+
+    def generate_metrics(self, accept_header: str | None = None,
+                         names: list[str] | None = None) -> tuple[bytes, str]:
+        return self.metrics.render(), CONTENT_TYPE
+
+
+class _Registry(CollectorRegistry):
+    """A registry that also keeps each metric by family name.
+
+    The exporter makes the HTTP families inside its decorators and hands them back to
+    no one; app.instrumentation needs them for the requests no view saw.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.named: dict[str, Any] = {}
+
+    def register(self, collector: Any) -> None:
+        super().register(collector)
+        for family in collector.describe():
+            self.named[family.name] = collector
+
+
+def _mark_viewed(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Wraps every view with the exporter's trackers: this request is theirs to count."""
+    @functools.wraps(view)
+    def viewed(*args: Any, **kwargs: Any) -> Response:
+        request.environ[VIEWED] = True
+        return view(*args, **kwargs)
+    return viewed
 
 
 class _Fixed:

@@ -1,4 +1,4 @@
-"""Liveness, readiness and metrics: what orchestrators and Prometheus call."""
+"""Liveness and readiness: what orchestrators call (/metrics is app.metrics' exporter's)."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +9,6 @@ from flask import Response, jsonify
 from app.extensions import scaffold
 from app.health import bp
 from app.health.schemas import HealthResponse, ReadinessResponse
-from app.metrics import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 health_response = HealthResponse()
@@ -39,8 +38,3 @@ def _passes(name: str, check) -> bool:
     except Exception:
         log.warning("readiness check failed", extra={"check": name}, exc_info=True)
         return False
-
-
-@bp.get("/metrics")
-def metrics() -> Response:
-    return Response(scaffold().metrics.render(), content_type=CONTENT_TYPE)
