@@ -53,12 +53,12 @@ def create_app(
     services.readiness_checks["algorithm"] = lambda: _algorithms_answer(services)
     register_jobs(services)
 
-    # Request ids, security headers and the access log wrap every request.
+    # Request ids, security headers, HTTP metrics and the access log wrap every request.
     app.wsgi_app = RequestCycle(app.wsgi_app, services.metrics)  # type: ignore[method-assign]
     register_error_handlers(app)
     register_auth(app, settings)
     register_blueprints(app)
-    services.metrics.track_requests(app)  # /metrics, and the HTTP metrics of every view
+    services.metrics.serve(app)
     app.config[OPENAPI_KEY] = build_spec(services.algorithms, settings.default_algorithm,
                                          public_paths(settings))
     return app

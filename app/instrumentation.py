@@ -1,14 +1,12 @@
-"""What happens around every request: its id, security headers, the access log, and
-the metrics of requests no view saw.
+"""What happens around every request: its id, security headers, HTTP metrics, access log.
 
 `RequestCycle` wraps Flask's WSGI app (the way Flask's docs apply ProxyFix), so it
 sees every request and every response, errors included, and costs no Flask hooks:
 on /invoke, five before/after-request hooks and their context lookups were a third
 of the per-request time our service adds to a bare Flask app (BENCHMARKS.md).
 
-The HTTP metrics of routed requests come from prometheus-flask-exporter's view
-wrappers (app.metrics); a request refused before any view (no route, wrong method,
-no API key) never meets them, so it is counted here, in the same families.
+Labels use the route template (`/jobs/{job_id}`), never the raw path, so a scan of
+random URLs cannot blow up the number of time series.
 """
 from __future__ import annotations
 
@@ -17,7 +15,7 @@ import time
 from typing import Any, Callable, Iterable
 
 from app.logs import ACCESS_LOGGER, access_line
-from app.metrics import UNMATCHED, VIEWED, Metrics, method_label, route_template
+from app.metrics import UNMATCHED, Metrics, method_label, route_template
 from app.request_id import ENVIRON_KEY, HEADER, request_id_for
 from app.security_headers import add_security_headers
 
@@ -47,17 +45,18 @@ class RequestCycle:
             add_security_headers(headers)
             return start_response(status, headers, exc_info)
 
+        self.metrics.http_in_progress.inc()
         try:
             return self.wsgi_app(environ, start)
         finally:
+            self.metrics.http_in_progress.dec()
             self._record(environ, request_id, seen["status"], seen["endpoint"],
                          time.perf_counter() - started)
 
     def _record(self, environ: dict[str, Any], request_id: str, status: int, endpoint: str,
                 elapsed: float) -> None:
         method = method_label(environ.get("REQUEST_METHOD", ""))
-        if VIEWED not in environ:
-            self.metrics.count_unviewed(method, endpoint, status, elapsed)
+        self.metrics.count_request(method, endpoint, status, elapsed)
         if access_log.isEnabledFor(logging.INFO):
             access_line(request_id, {"method": method, "path": _path(environ), "endpoint": endpoint,
                                      "status": status, "duration_ms": round(elapsed * 1000, 3)})

@@ -1,29 +1,29 @@
-"""The Prometheus metric families the API document lists, through prometheus-flask-exporter.
+"""The Prometheus metric families the API document lists, and their exposition.
 
-The exporter serves /metrics and wraps every view in the three HTTP families
-(`register_default`); its own `flask_*` families are off (`export_defaults=False`).
-The other families are plain prometheus_client metrics in the same registry: the
-exporter has nothing for figures recorded outside a view (jobs, webhooks).
+prometheus-flask-exporter serves /metrics, with its own `flask_*` families off
+(`export_defaults=False`). The families themselves are prometheus_client metrics:
+the HTTP ones are recorded by app.instrumentation for every request, the others by
+the job, algorithm and webhook code. Not the exporter's per-view wrappers
+(`register_default`): they never see a request refused before its view (no route,
+wrong method, no API key), and on /invoke they cost more than the limit the issue
+sets allows (README, "Design decisions").
 
 Under gunicorn every worker process writes its samples to files in
 PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py before anything imports
 prometheus_client), and /metrics sums them, so the figures are right whatever the
 number of workers. Without that variable (tests, `flask run`) the registry is exposed.
 
-Ours, because the exporter cannot do it:
-- requests no view saw (no route, wrong method, refused by a before-request hook)
-  are counted by app.instrumentation, in the same families (`VIEWED` tells them apart);
-- the exposition: a family no process has written yet is shown empty, not left out,
-  and in scale-out mode the RQ workers' figures (`extra_samples`) are summed in.
+The exposition is ours, because the exporter's cannot do it: a family no process
+has written yet is shown empty, not left out, and in scale-out mode the RQ workers'
+figures (`extra_samples`) are summed in.
 """
 from __future__ import annotations
 
-import functools
 import os
 import re
 from typing import Any, Callable, Iterable, Iterator
 
-from flask import Flask, Response, request
+from flask import Flask
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -43,7 +43,6 @@ Sample = tuple[str, dict[str, str], float]  # (sample name, labels, value)
 UNMATCHED = "unmatched"  # the endpoint label of a request no route matched
 # Any other method is counted as "OTHER": clients must not be able to mint label values.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-VIEWED = "functional_scaffold.viewed"  # in the WSGI environ once a view ran (and was counted)
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 # `*_created` series double the output and mean nothing in multiprocess mode.
@@ -76,11 +75,18 @@ class Metrics:
                 "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported, so "
                 "worker metrics would not be shared; set it before importing the app"
             )
-        self.registry = _Registry()
+        self.registry = r = CollectorRegistry()
         self.extra_samples: Callable[[], Iterable[Sample]] | None = None
-        self.exporter = _Exporter(self, app=None, registry=self.registry, export_defaults=False)
-        self._view_trackers = self._http_families()
-        r = self.registry
+        self.exporter = _Exporter(self, app=None, registry=r, export_defaults=False)
+        self.http_requests = Counter(
+            "http_requests_total", "HTTP 请求总数", ["method", "endpoint", "status"], registry=r
+        )
+        self.http_duration = Histogram(
+            "http_request_duration_seconds", "HTTP 请求延迟", ["method", "endpoint"], registry=r
+        )
+        self.http_in_progress = Gauge(
+            "http_requests_in_progress", "当前进行中的请求数", registry=r, multiprocess_mode="livesum"
+        )
         self.algorithm_executions = Counter(
             "algorithm_executions_total", "算法执行总数", ["algorithm", "status"], registry=r
         )
@@ -105,32 +111,11 @@ class Metrics:
             "webhook_deliveries_total", "Webhook 回调发送总数", ["status"], registry=r
         )
 
-    def _http_families(self) -> tuple[Callable, ...]:
-        """The exporter's view decorators for the HTTP families, and the families themselves
-        (as `http_requests`, `http_duration`, `http_in_progress`) for app.instrumentation."""
-        exporter = self.exporter
-        endpoint = {"method": lambda: method_label(request.method),
-                    "endpoint": lambda: route_template(request.url_rule.rule)}
-        trackers = (
-            _mark_viewed,
-            exporter.counter("http_requests_total", "HTTP 请求总数",
-                             labels={**endpoint, "status": lambda r: outcome_label(r.status_code)}),
-            exporter.histogram("http_request_duration_seconds", "HTTP 请求延迟", labels=endpoint),
-            exporter.gauge("http_requests_in_progress", "当前进行中的请求数",
-                           multiprocess_mode="livesum"),
-        )
-        self.http_requests = self.registry.named["http_requests"]
-        self.http_duration = self.registry.named["http_request_duration_seconds"]
-        self.http_in_progress = self.registry.named["http_requests_in_progress"]
-        return trackers
-
-    def track_requests(self, app: Flask) -> None:
-        """Serve /metrics and count every view's requests; call it once every route exists."""
+    def serve(self, app: Flask) -> None:
+        """/metrics on `app`, from the exporter."""
         self.exporter.init_app(app)
-        self.exporter.register_default(*self._view_trackers, app=app)
 
-    def count_unviewed(self, method: str, endpoint: str, status: int, elapsed: float) -> None:
-        """A request that ended before any view ran: the exporter never saw it."""
+    def count_request(self, method: str, endpoint: str, status: int, elapsed: float) -> None:
         self.series(self.http_requests, method, endpoint, outcome_label(status)).inc()
         self.series(self.http_duration, method, endpoint).observe(elapsed)
 
@@ -169,32 +154,6 @@ class _Exporter(PrometheusMetrics):
     def generate_metrics(self, accept_header: str | None = None,
                          names: list[str] | None = None) -> tuple[bytes, str]:
         return self.metrics.render(), CONTENT_TYPE
-
-
-class _Registry(CollectorRegistry):
-    """A registry that also keeps each metric by family name.
-
-    The exporter makes the HTTP families inside its decorators and hands them back to
-    no one; app.instrumentation needs them for the requests no view saw.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.named: dict[str, Any] = {}
-
-    def register(self, collector: Any) -> None:
-        super().register(collector)
-        for family in collector.describe():
-            self.named[family.name] = collector
-
-
-def _mark_viewed(view: Callable[..., Response]) -> Callable[..., Response]:
-    """Wraps every view with the exporter's trackers: this request is theirs to count."""
-    @functools.wraps(view)
-    def viewed(*args: Any, **kwargs: Any) -> Response:
-        request.environ[VIEWED] = True
-        return view(*args, **kwargs)
-    return viewed
 
 
 class _Fixed:
