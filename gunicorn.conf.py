@@ -50,6 +50,7 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 control_socket_disable = True
 
 accesslog = None  # the app writes one JSON line per request itself, with its request id
+logger_class = "app.gunicorn_logger.ErrorLogOnly"  # and gunicorn skips building its own
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logconfig_dict = {
