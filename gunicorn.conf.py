@@ -20,10 +20,9 @@ _METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(pr
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR
 
 # Only now, with the metrics directory in the environment, may app code be imported.
-from app import body_deadline, heap, server_errors  # noqa: E402
+from app import body_deadline, server_errors  # noqa: E402
 
 server_errors.install()  # gunicorn's own parse errors answer JSON, not HTML
-heap.limit_arenas()  # before any thread starts; workers inherit it (app/heap.py)
 
 
 def _env_int(name: str, default: int) -> int:

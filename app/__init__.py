@@ -18,6 +18,7 @@ from app.body_deadline import BodyDeadline
 from app.config import Settings
 from app.errors import register_error_handlers
 from app.extensions import EXTENSION_KEY, Scaffold
+from app.health.routes import register_metrics_route
 from app.instrumentation import RequestCycle
 from app.jobs.embedded import EmbeddedBackend
 from app.jobs.rq_backend import RQBackend
@@ -60,6 +61,7 @@ def create_app(
     register_error_handlers(app)
     register_auth(app, settings)
     register_blueprints(app)
+    register_metrics_route(app, services.metrics)
     app.config[OPENAPI_KEY] = build_spec(app, services.algorithms, settings.default_algorithm,
                                          public_paths(settings))
     return app

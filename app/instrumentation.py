@@ -11,30 +11,17 @@ random URLs cannot blow up the number of time series.
 from __future__ import annotations
 
 import logging
-import re
 import time
-from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 from app.logs import ACCESS_LOGGER, access_line
-from app.metrics import Metrics
+from app.metrics import UNMATCHED, Metrics, method_label, route_template
 from app.request_id import ENVIRON_KEY, HEADER, request_id_for
 from app.security_headers import add_security_headers
 
 access_log = logging.getLogger(ACCESS_LOGGER)  # its level (LOG_LEVEL) turns the lines off
 
-UNMATCHED = "unmatched"
-# Any other method is counted as "OTHER": clients must not be able to mint label values.
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
-
 StartResponse = Callable[..., Any]
-
-
-@lru_cache(maxsize=256)
-def route_template(rule: str) -> str:
-    """Flask's `/jobs/<job_id>` written the OpenAPI way: `/jobs/{job_id}`."""
-    return _CONVERTER.sub(r"{\1}", rule)
 
 
 class RequestCycle:
@@ -68,13 +55,8 @@ class RequestCycle:
 
     def _record(self, environ: dict[str, Any], request_id: str, status: int, endpoint: str,
                 elapsed: float) -> None:
-        method = environ.get("REQUEST_METHOD", "")
-        if method not in METHODS:
-            method = "OTHER"
-        outcome = "success" if status < 400 else "error"
-        metrics = self.metrics
-        metrics.series(metrics.http_requests, method, endpoint, outcome).inc()
-        metrics.series(metrics.http_duration, method, endpoint).observe(elapsed)
+        method = method_label(environ.get("REQUEST_METHOD", ""))
+        self.metrics.count_request(method, endpoint, status, elapsed)
         if access_log.isEnabledFor(logging.INFO):
             access_line(request_id, {"method": method, "path": _path(environ), "endpoint": endpoint,
                                      "status": status, "duration_ms": round(elapsed * 1000, 3)})

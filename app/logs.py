@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections import deque
-from functools import lru_cache
 from typing import Any
 
 from app.request_id import current_request_id
@@ -53,13 +52,8 @@ def _dumps(entry: dict[str, Any]) -> str:
 
 def _timestamp(created: float) -> str:
     seconds = int(created)
-    return f"{_whole_second(seconds)}.{int((created - seconds) * 1000):03d}Z"
-
-
-@lru_cache(maxsize=4)
-def _whole_second(seconds: int) -> str:
-    """Formatting the date part once a second, not once a line."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{whole}.{int((created - seconds) * 1000):03d}Z"
 
 
 class StderrLines:

@@ -1,16 +1,29 @@
 """The Prometheus metric families the API document lists, and their exposition.
 
+prometheus-flask-exporter serves /metrics, with its own `flask_*` families off
+(`export_defaults=False`). The families themselves are prometheus_client metrics:
+the HTTP ones are recorded by app.instrumentation for every request, the others by
+the job, algorithm and webhook code. Not the exporter's per-view wrappers
+(`register_default`): they never see a request refused before its view (no route,
+wrong method, no API key), and on /invoke they cost more than the limit the issue
+sets allows (README, "Design decisions").
+
 Under gunicorn every worker process writes its samples to files in
 PROMETHEUS_MULTIPROC_DIR (set by gunicorn.conf.py before anything imports
 prometheus_client), and /metrics sums them, so the figures are right whatever the
-number of workers. Without that variable (tests, `flask run`) the app's own registry
-is exposed directly.
+number of workers. Without that variable (tests, `flask run`) the registry is exposed.
+
+The exposition is ours, because the exporter's cannot do it: a family no process
+has written yet is shown empty, not left out, and in scale-out mode the RQ workers'
+figures (`extra_samples`) are summed in.
 """
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Callable, Iterable, Iterator
 
+from flask import Flask
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -22,9 +35,16 @@ from prometheus_client import (
 from prometheus_client import values
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_flask_exporter import PrometheusMetrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+EXPORTER_ENDPOINT = "prometheus_metrics"  # the name the exporter gives its view
 Sample = tuple[str, dict[str, str], float]  # (sample name, labels, value)
+
+UNMATCHED = "unmatched"  # the endpoint label of a request no route matched
+# Any other method is counted as "OTHER": clients must not be able to mint label values.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 # `*_created` series double the output and mean nothing in multiprocess mode.
 disable_created_metrics()
@@ -34,19 +54,31 @@ def multiprocess_enabled() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
-class Metrics:
-    """One set of metric objects, registered in their own registry (one per app or worker)."""
+def route_template(rule: str) -> str:
+    """Flask's `/jobs/<job_id>` written the OpenAPI way: `/jobs/{job_id}`."""
+    return _CONVERTER.sub(r"{\1}", rule)
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else "OTHER"
+
+
+def outcome_label(status: int) -> str:
+    return "success" if status < 400 else "error"
+
+
+class Metrics:
+    """One set of metric objects in their own registry (one per app or worker process)."""
+
+    def __init__(self) -> None:
         if multiprocess_enabled() and values.ValueClass is values.MutexValue:
             raise RuntimeError(
                 "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported, so "
                 "worker metrics would not be shared; set it before importing the app"
             )
-        self.registry = registry or CollectorRegistry()
+        self.registry = r = CollectorRegistry()
         self.extra_samples: Callable[[], Iterable[Sample]] | None = None
-        self._series: dict[tuple[Any, tuple[str, ...]], Any] = {}
-        r = self.registry
+        self.exporter = _Exporter(self, app=None, registry=r, export_defaults=False)
         self.http_requests = Counter(
             "http_requests_total", "HTTP 请求总数", ["method", "endpoint", "status"], registry=r
         )
@@ -80,14 +112,22 @@ class Metrics:
             "webhook_deliveries_total", "Webhook 回调发送总数", ["status"], registry=r
         )
 
+    def serve(self, app: Flask) -> str:
+        """/metrics on `app`, from the exporter; the endpoint name of its view."""
+        self.exporter.init_app(app)
+        return EXPORTER_ENDPOINT
+
+    def count_request(self, method: str, endpoint: str, status: int, elapsed: float) -> None:
+        self.series(self.http_requests, method, endpoint, outcome_label(status)).inc()
+        self.series(self.http_duration, method, endpoint).observe(elapsed)
+
     def series(self, family: Counter | Gauge | Histogram, *labels: str) -> Any:
-        """`family.labels(*labels)`, kept: prometheus_client takes a lock on every lookup,
-        and the hot paths ask for the same few series on every request."""
-        key = (family, labels)  # metric objects compare by identity
-        child = self._series.get(key)
-        if child is None:
-            child = self._series[key] = family.labels(*labels)
-        return child
+        """One labelled series of a family (`family.labels(*labels)`).
+
+        The job and algorithm code records through this, so that scale-out workers can
+        hand in families that write to Redis (app.shared_metrics) instead.
+        """
+        return family.labels(*labels)
 
     def render(self) -> bytes:
         """The text exposition: this process's registry, or every worker's files summed,
@@ -99,6 +139,23 @@ class Metrics:
         if self.extra_samples is not None:
             families = merge(families, self.extra_samples())
         return generate_latest(_Fixed(families))
+
+
+class _Exporter(PrometheusMetrics):
+    """The exporter, with its /metrics body made by `Metrics.render`.
+
+    Its own exposition would leave out the families nobody wrote yet, could not add
+    the RQ workers' figures, and would switch to OpenMetrics when Prometheus asks for
+    it, where the contract fixes `text/plain; version=0.0.4`.
+    """
+
+    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics = metrics
+
+    def generate_metrics(self, accept_header: str | None = None,
+                         names: list[str] | None = None) -> tuple[bytes, str]:
+        return self.metrics.render(), CONTENT_TYPE
 
 
 class _Fixed:

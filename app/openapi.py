@@ -22,7 +22,7 @@ from app.errors import JOBS_PATH_PREFIX
 from app.health.schemas import HealthResponse, ReadinessResponse
 from app.invoke.schemas import AlgorithmList, InvokeResponse
 from app.jobs.schemas import JOB_STATUS_SCHEMA, JobCreateResponse, JobRequest, JobStatusResponse
-from app.instrumentation import route_template
+from app.metrics import route_template
 from app.schemas import OPENAPI_VERSION, ErrorResponse, JobErrorResponse
 
 # Flask answers these on every route by itself; the document lists what the views serve.

@@ -14,17 +14,15 @@ import time
 
 from flask import Flask, Response, jsonify, request
 
-from app.algorithms.prime_checker import factorize
+from app.algorithms.registry import ALGORITHMS
 
 app = Flask(__name__)
+prime_checker = ALGORITHMS["PrimeChecker"].run  # ours calls the same function
 
 
 @app.post("/invoke")
 def invoke() -> Response:
-    number = request.get_json()["number"]
-    factors, method = factorize(number)
-    return jsonify({"number": number, "is_prime": number >= 2 and not factors,
-                    "factors": factors, "algorithm": method})
+    return jsonify(prime_checker({"number": request.get_json()["number"]}))
 
 
 @app.get("/healthz")

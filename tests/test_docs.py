@@ -9,7 +9,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from app.extensions import EXTENSION_KEY
-from app.instrumentation import route_template
+from app.metrics import route_template
 from app.openapi import build_spec
 
 # The OpenAPI document the user gave us, which their clients were written against.

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import requests
 
+from app import create_app
 from tests.metrics_support import parse, sample, scrape
 from tests.servers import Service, wait_for
+from tests.transports import ClientTransport
 
 DOCUMENTED = {
     "http_requests": ("counter", {"method", "endpoint", "status"}),
@@ -77,3 +79,50 @@ def test_counts_are_right_across_two_gunicorn_workers(redis_server):
                           algorithm="PrimeChecker", status="success") == total
             assert sample(families, "algorithm_execution_duration_seconds_count",
                           algorithm="PrimeChecker") == total
+
+
+def test_requests_no_view_saw_are_counted_once_in_the_same_families(http):
+    """No route, wrong method: refused before any view, so app.instrumentation counts them."""
+    before = scrape(http)
+    assert http.get("/no/such/route").status == 404
+    assert http.get("/invoke").status == 405
+    assert http.post_json("/invoke", {"number": "x"}).status == 400  # a view ran: the exporter's
+    after = scrape(http)
+
+    def delta(name, **labels):
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert delta("http_requests_total", endpoint="unmatched", method="GET", status="error") == 2
+    assert delta("http_request_duration_seconds_count", endpoint="unmatched", method="GET") == 2
+    assert delta("http_requests_total", endpoint="/invoke", method="POST", status="error") == 1
+    assert delta("http_request_duration_seconds_count", endpoint="/invoke", method="POST") == 1
+
+
+def test_a_request_refused_by_the_api_key_check_is_counted_under_its_route():
+    app = create_app({"log_level": "WARNING", "api_keys": frozenset({"a-key-0123456789"})})
+    client = ClientTransport(app.test_client())
+    assert client.post_json("/invoke", {"number": 7}).status == 401
+    families = scrape(client)
+    assert sample(families, "http_requests_total", endpoint="/invoke", method="POST",
+                  status="error") == 1
+
+
+def test_only_the_documented_families_and_jobs_active(http):
+    """The exporter's own `flask_*` families are off; nothing else is added."""
+    http.post_json("/invoke", {"number": 17})
+    assert set(scrape(http)) == set(DOCUMENTED) | {"jobs_active"}
+
+
+def test_the_text_format_stays_0_0_4_when_openmetrics_is_asked_for(http):
+    reply = http.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert reply.header("Content-Type").startswith("text/plain; version=0.0.4")
+    assert "# EOF" not in reply.text
+
+
+def test_each_app_counts_in_its_own_registry():
+    first, second = (ClientTransport(create_app({"log_level": "WARNING"}).test_client())
+                     for _ in range(2))
+    for _ in range(3):
+        first.post_json("/invoke", {"number": 5})
+    assert sample(scrape(second), "http_requests_total", endpoint="/invoke") == 0
+    assert sample(scrape(first), "http_requests_total", endpoint="/invoke") == 3

@@ -18,11 +18,8 @@ from collections import OrderedDict, deque
 from dataclasses import replace
 from typing import Any, Callable, Iterable
 
-from app.heap import release_free_heap
 from app.jobs.model import FINISHED, JobRecord
 from app.jobs.store import StoreFull
-
-TRIM_AFTER_DROPPING = 1000
 
 
 class MemoryJobStore:
@@ -38,7 +35,6 @@ class MemoryJobStore:
         # Key -> (deadline, value), oldest claim first: with the one TTL the service
         # uses, insertion order is deadline order.
         self._remembered: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
-        self._dropped_since_trim = 0
 
     def __len__(self) -> int:
         with self._lock:
@@ -95,22 +91,13 @@ class MemoryJobStore:
             self._remembered.pop(key, None)
 
     def sweep(self) -> int:
-        """Drop every expired record; the number dropped.
-
-        After a large sweep, or one that empties the store, the C heap is trimmed:
-        records freed by this thread were allocated by request threads, in glibc
-        arenas it would otherwise keep.
-        """
+        """Drop every expired record; the number dropped."""
         with self._lock:
             dropped = self._sweep_locked()
             emptied = dropped > 0 and not self._jobs
             if emptied:
                 self._jobs = {}  # a dict never shrinks its table by itself
                 self._expires_at = {}
-        self._dropped_since_trim += dropped
-        if self._dropped_since_trim >= TRIM_AFTER_DROPPING or emptied:
-            self._dropped_since_trim = 0
-            release_free_heap()
         return dropped
 
     def _live(self, job_id: str) -> JobRecord | None:
