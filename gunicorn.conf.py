@@ -20,7 +20,8 @@ _METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(pr
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR
 
 # Only now, with the metrics directory in the environment, may app code be imported.
-from app import body_deadline, server_errors  # noqa: E402
+from app.serving import server_errors  # noqa: E402
+from app.web import body_deadline  # noqa: E402
 
 server_errors.install()  # gunicorn's own parse errors answer JSON, not HTML
 
@@ -51,15 +52,15 @@ control_socket_disable = True
 pre_request = body_deadline.remember_request  # a 408 for a slow body says Connection: close
 
 accesslog = None  # the app writes one JSON line per request itself, with its request id
-logger_class = "app.gunicorn_logger.ErrorLogOnly"  # and gunicorn skips building its own
+logger_class = "app.serving.gunicorn_logger.ErrorLogOnly"  # and gunicorn skips building its own
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "app.logs.JsonFormatter"}},
-    # Buffered: a write() per request line costs ~15 % of /invoke's throughput (app/logs.py).
-    "handlers": {"stderr": {"class": "app.logs.BufferedStderrHandler", "formatter": "json"}},
+    "formatters": {"json": {"()": "app.observability.logs.JsonFormatter"}},
+    # Buffered: a write() per request line costs ~15 % of /invoke's throughput (app/observability/logs.py).
+    "handlers": {"stderr": {"class": "app.observability.logs.BufferedStderrHandler", "formatter": "json"}},
     "root": {"handlers": ["stderr"], "level": loglevel.upper()},
     "loggers": {
         "gunicorn.error": {"handlers": ["stderr"], "level": loglevel.upper(), "propagate": False},

@@ -13,21 +13,21 @@ from flask import Flask
 
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS, with_extras
-from app.auth import public_paths, register_auth
-from app.body_deadline import BodyDeadline
+from app.web.auth import public_paths, register_auth
+from app.web.body_deadline import BodyDeadline
 from app.config import Settings
-from app.errors import register_error_handlers
+from app.web.errors import register_error_handlers
 from app.extensions import EXTENSION_KEY, Scaffold
 from app.health.routes import register_metrics_route
-from app.instrumentation import RequestCycle
+from app.web.instrumentation import RequestCycle
 from app.jobs.embedded import EmbeddedBackend
 from app.jobs.rq_backend import RQBackend
 from app.jobs.service import JobService
-from app.limits import InvokeSlots
-from app.logs import configure_logging
-from app.metrics import Metrics
+from app.web.limits import InvokeSlots
+from app.observability.logs import configure_logging
+from app.observability.metrics import Metrics
 from app.docs.routes import OPENAPI_KEY
-from app.openapi import build_spec
+from app.docs.openapi import build_spec
 from app.webhooks import delivery
 
 log = logging.getLogger(__name__)

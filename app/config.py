@@ -65,7 +65,7 @@ class Settings:
     webhook_allowed_hosts: frozenset[str] = frozenset()
     webhook_secret: str | None = field(default=None, repr=False)
     extra_algorithms: tuple[str, ...] = ()
-    # Hardening (app/auth.py, app/limits.py). No keys: no authentication. Never in a repr.
+    # Hardening (app/web/auth.py, app/web/limits.py). No keys: no authentication. Never in a repr.
     api_keys: frozenset[str] = field(default=frozenset(), repr=False)
     metrics_public: bool = True
     max_inflight_invoke: int = DEFAULT_THREADS
@@ -74,7 +74,7 @@ class Settings:
     # sweep for jobs whose worker was lost this often.
     worker_max_jobs: int = 1000
     worker_sweep_seconds: float = 2.0
-    # Edges of the HTTP layer (app/body_deadline.py, app/webhooks/address_policy.py).
+    # Edges of the HTTP layer (app/web/body_deadline.py, app/webhooks/address_policy.py).
     body_timeout_seconds: float = 10.0
     webhook_dns_timeout_seconds: float = 3.0
 

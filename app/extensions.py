@@ -8,8 +8,8 @@ from flask import current_app
 
 from app.algorithms.base import Algorithm
 from app.config import Settings
-from app.errors import ApiError
-from app.metrics import Metrics
+from app.web.errors import ApiError
+from app.observability.metrics import Metrics
 
 EXTENSION_KEY = "functional_scaffold"
 
@@ -22,7 +22,7 @@ class Scaffold:
     # name -> check; /readyz is ready when every check returns True.
     readiness_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
     jobs: Any = None
-    invoke_slots: Any = None  # app.limits.InvokeSlots
+    invoke_slots: Any = None  # app.web.limits.InvokeSlots
 
     def algorithm(self, name: str) -> Algorithm:
         """The named algorithm, or the documented 404 listing what exists."""

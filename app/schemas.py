@@ -11,7 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from marshmallow import Schema, ValidationError, fields
 
-from app.json_body import HugeInteger
+from app.web.json_body import HugeInteger
 
 OPENAPI_VERSION = "3.1.0"
 INT64_MIN = -(2**63)

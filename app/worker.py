@@ -38,7 +38,7 @@ from rq.timeouts import JobTimeoutException
 
 from app.jobs import tasks
 from app.jobs.model import PENDING, RUNNING
-from app.logs import configure_logging
+from app.observability.logs import configure_logging
 
 log = logging.getLogger("app.worker")
 

@@ -1,4 +1,4 @@
-"""API keys (app/auth.py): off by default; with API_KEYS set, a key on every non-public route.
+"""API keys (app/web/auth.py): off by default; with API_KEYS set, a key on every non-public route.
 
 Run in-process and against a real gunicorn started with API_KEYS in its environment.
 """
@@ -9,7 +9,7 @@ import hmac
 import pytest
 from openapi_spec_validator import validate
 
-from app import auth
+from app.web import auth
 from app.config import Settings
 from tests.servers import Service, wait_for
 from tests.test_docs_browser import rendered_dom

@@ -12,7 +12,7 @@ from app.config import Settings
 from app.jobs.execution import run_job
 from app.jobs.memory_store import MemoryJobStore
 from app.jobs.model import COMPLETED, JobRecord
-from app.metrics import Metrics
+from app.observability.metrics import Metrics
 from app.webhooks import delivery
 from tests.receivers import Receiver
 

@@ -9,8 +9,8 @@ import pytest
 from openapi_spec_validator import validate
 
 from app.extensions import EXTENSION_KEY
-from app.metrics import route_template
-from app.openapi import build_spec
+from app.observability.metrics import route_template
+from app.docs.openapi import build_spec
 
 # The OpenAPI document the user gave us, which their clients were written against.
 SEED = Path(__file__).resolve().parent / "contract" / "seed-openapi.json"

@@ -1,4 +1,4 @@
-"""Limits (app/limits.py): /invoke's in-flight slots, job params size, over-long headers.
+"""Limits (app/web/limits.py): /invoke's in-flight slots, job params size, over-long headers.
 
 The in-flight tests hold a slot with `Gate`, an algorithm that waits until the test
 opens it (a file appears), so nothing depends on timing: no sleep, no race.
@@ -21,8 +21,8 @@ from app import create_app
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS
 from app.config import Settings
-from app.errors import ApiError
-from app.limits import check_params_size, json_size
+from app.web.errors import ApiError
+from app.web.limits import check_params_size, json_size
 from tests.servers import Service, wait_for
 from tests.transports import ClientTransport, HttpTransport, Reply, Transport
 

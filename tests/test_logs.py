@@ -1,6 +1,6 @@
 """Logs: one JSON object per line on stderr, each request's line with its request id.
 
-The web process gathers lines and writes them together (app.logs.StderrLines), so
+The web process gathers lines and writes them together (app.observability.logs.StderrLines), so
 the tests here check that nothing is lost, doubled or reordered on the way.
 """
 from __future__ import annotations
@@ -13,8 +13,8 @@ import uuid
 
 import requests
 
-from app.logs import BufferedStderrHandler, JsonFormatter, StderrLines
-from app.request_id import new_request_id
+from app.observability.logs import BufferedStderrHandler, JsonFormatter, StderrLines
+from app.web.request_id import new_request_id
 from tests.metrics_support import sample, scrape
 from tests.servers import wait_for
 from tests.transports import ClientTransport

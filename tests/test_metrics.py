@@ -82,7 +82,7 @@ def test_counts_are_right_across_two_gunicorn_workers(redis_server):
 
 
 def test_requests_no_view_saw_are_counted_once_in_the_same_families(http):
-    """No route, wrong method: refused before any view, so app.instrumentation counts them."""
+    """No route, wrong method: refused before any view, so app.web.instrumentation counts them."""
     before = scrape(http)
     assert http.get("/no/such/route").status == 404
     assert http.get("/invoke").status == 405

@@ -1,4 +1,4 @@
-"""Security headers (app/security_headers.py), and errors that reveal nothing inside.
+"""Security headers (app/web/security_headers.py), and errors that reveal nothing inside.
 
 In-process and against the real gunicorn (the `http` fixture), where browsers meet them.
 tests/test_docs_browser.py renders /docs and /redoc under the Content-Security-Policy.

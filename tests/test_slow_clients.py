@@ -1,4 +1,4 @@
-"""Slow request bodies (app/body_deadline.py): 408 REQUEST_TIMEOUT, and the thread goes free.
+"""Slow request bodies (app/web/body_deadline.py): 408 REQUEST_TIMEOUT, and the thread goes free.
 
 A real gunicorn with two threads and BODY_TIMEOUT_SECONDS=1; each client sends its
 headers, then one body byte at a time, far too slowly, as the attack in issue 17 did.
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from app.body_deadline import Alarm, Watcher
+from app.web.body_deadline import Alarm, Watcher
 from tests.servers import Service, wait_for
 
 THREADS = 2

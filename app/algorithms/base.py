@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from marshmallow import Schema
 
-from app.metrics import Metrics
+from app.observability.metrics import Metrics
 
 
 class AlgorithmInputError(ValueError):

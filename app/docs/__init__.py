@@ -5,7 +5,7 @@ docs work on a machine with no internet access.
 """
 from flask import Blueprint
 
-from app.security_headers import register_docs_csp
+from app.web.security_headers import register_docs_csp
 
 bp = Blueprint("docs", __name__, template_folder="templates")
 register_docs_csp(bp)

@@ -10,7 +10,7 @@ from app.docs.operations import operation
 from app.extensions import scaffold
 from app.health import bp
 from app.health.schemas import HealthResponse, ReadinessResponse
-from app.metrics import Metrics
+from app.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 health_response = HealthResponse()

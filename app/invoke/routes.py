@@ -7,14 +7,14 @@ from flask import Response, jsonify
 
 from app.algorithms.base import Algorithm, AlgorithmInputError, execute, one_line_error
 from app.docs.operations import PATH_ALGORITHM_PARAMS, REQUEST_ID_HEADER, operation
-from app.errors import ApiError, validation_error
+from app.web.errors import ApiError, validation_error
 from app.extensions import Scaffold, scaffold
 from app.invoke import bp
 from app.invoke.schemas import AlgorithmList
-from app.json_body import json_object_body
-from app.request_id import current_request_id
+from app.web.json_body import json_object_body
+from app.web.request_id import current_request_id
 from app.schemas import json_schema
-from app.validation import load
+from app.web.validation import load
 
 log = logging.getLogger(__name__)
 algorithm_list = AlgorithmList()

@@ -32,7 +32,7 @@ from app.jobs.delayed_executor import DelayedExecutor
 from app.jobs.execution import fail_job, run_job
 from app.jobs.memory_store import MemoryJobStore
 from app.jobs.model import PENDING, RUNNING, JobRecord
-from app.metrics import Metrics
+from app.observability.metrics import Metrics
 from app.webhooks import delivery
 from app.webhooks.sender import WebhookSender
 

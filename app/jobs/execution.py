@@ -11,7 +11,7 @@ from typing import Callable, Mapping
 from app.algorithms.base import Algorithm, execute, one_line_error
 from app.jobs.model import COMPLETED, FAILED, PENDING, RUNNING, JobRecord
 from app.jobs.store import JobStore
-from app.metrics import Metrics
+from app.observability.metrics import Metrics
 from app.webhooks import delivery
 
 log = logging.getLogger(__name__)

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
-from app.auth import client_id
+from app.web.auth import client_id
 from app.docs.operations import IDEMPOTENCY_HEADER, REQUEST_ID_HEADER, operation
 from app.extensions import scaffold
 from app.jobs import bp
 from app.jobs.model import iso
-from app.json_body import json_object_body
-from app.request_id import current_request_id
+from app.web.json_body import json_object_body
+from app.web.request_id import current_request_id
 
 UNAVAILABLE = ("JobErrorResponse", "任务服务暂不可用 (Retry-After header)")
 NOT_FOUND = ("JobErrorResponse", "任务不存在或已过期")

@@ -11,8 +11,8 @@ from app.jobs.backend import QueueFull
 from app.jobs.model import PENDING, RUNNING, JobRecord
 from app.jobs.redis_store import RedisJobStore, connect, unavailable_as_store_error
 from app.jobs.tasks import JOBS_QUEUE, run_job_task
-from app.metrics import Sample
-from app.shared_metrics import redis_samples
+from app.observability.metrics import Sample
+from app.observability.shared_metrics import redis_samples
 
 log = logging.getLogger(__name__)
 

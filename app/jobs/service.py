@@ -8,15 +8,15 @@ import time
 from typing import Any, Callable, Mapping
 
 from app.algorithms.base import Algorithm
-from app.errors import ApiError, service_unavailable, validation_error
+from app.web.errors import ApiError, service_unavailable, validation_error
 from app.jobs.backend import JobBackend, QueueFull
 from app.jobs.model import CANCELLED, JOB_ID_PATTERN, PENDING, RUNNING, JobRecord, new_job_id
 from app.jobs.schemas import JobRequest
 from app.jobs.store import StoreFull, StoreUnavailable
-from app.limits import check_params_size
-from app.metrics import Metrics
-from app.request_id import is_sane
-from app.validation import echo, load
+from app.web.limits import check_params_size
+from app.observability.metrics import Metrics
+from app.web.request_id import is_sane
+from app.web.validation import echo, load
 from app.webhooks.address_policy import AddressPolicy, check_url
 
 log = logging.getLogger(__name__)

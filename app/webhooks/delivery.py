@@ -15,7 +15,7 @@ import logging
 from typing import Any, Protocol, Sequence
 
 from app.config import Settings
-from app.metrics import Metrics
+from app.observability.metrics import Metrics
 from app.webhooks.address_policy import AddressPolicy
 from app.webhooks.sender import AttemptResult, WebhookSender
 

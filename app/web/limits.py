@@ -15,7 +15,7 @@
   service calls `check_params_size` when it validates a new job.
 
 Over-long request lines and headers never reach Flask: gunicorn refuses them, and
-app.server_errors makes that refusal the JSON envelope.
+app.serving.server_errors makes that refusal the JSON envelope.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from app.errors import ApiError, validation_error
-from app.validation import echo
+from app.web.errors import ApiError, validation_error
+from app.web.validation import echo
 
 RETRY_AFTER_SECONDS = 1
 

@@ -11,4 +11,4 @@ from gunicorn.glogging import Logger
 
 class ErrorLogOnly(Logger):
     def access(self, resp, req, environ, request_time) -> None:  # noqa: ANN001 (gunicorn's API)
-        """Nothing: each request's line comes from app.instrumentation, with its request id."""
+        """Nothing: each request's line comes from app.web.instrumentation, with its request id."""

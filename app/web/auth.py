@@ -31,7 +31,7 @@ import logging
 from flask import Flask, g, request
 
 from app.config import Settings
-from app.errors import ApiError
+from app.web.errors import ApiError
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """JSON log lines on stderr, one object a line, each carrying the request id.
 
-Inside a request the id comes from the request (app.request_id); job and webhook threads pass it (and the
+Inside a request the id comes from the request (app.web.request_id); job and webhook threads pass it (and the
 job id) with `extra=`, so a job's lines can be found from the request that made it.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from collections import deque
 from typing import Any
 
-from app.request_id import current_request_id
+from app.web.request_id import current_request_id
 
 ACCESS_LOGGER = "app.access"
 

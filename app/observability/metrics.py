@@ -2,7 +2,7 @@
 
 prometheus-flask-exporter serves /metrics, with its own `flask_*` families off
 (`export_defaults=False`). The families themselves are prometheus_client metrics:
-the HTTP ones are recorded by app.instrumentation for every request, the others by
+the HTTP ones are recorded by app.web.instrumentation for every request, the others by
 the job, algorithm and webhook code. Not the exporter's per-view wrappers
 (`register_default`): they never see a request refused before its view (no route,
 wrong method, no API key), and on /invoke they cost more than the limit the issue
@@ -125,7 +125,7 @@ class Metrics:
         """One labelled series of a family (`family.labels(*labels)`).
 
         The job and algorithm code records through this, so that scale-out workers can
-        hand in families that write to Redis (app.shared_metrics) instead.
+        hand in families that write to Redis (app.observability.shared_metrics) instead.
         """
         return family.labels(*labels)
 

@@ -16,7 +16,7 @@ from typing import Iterator, Sequence
 import redis
 from prometheus_client import Histogram
 
-from app.metrics import Metrics
+from app.observability.metrics import Metrics
 
 KEY = "fs:metrics"
 # The families a worker records; the rest (HTTP, jobs_created_total) stay web-side.

@@ -10,8 +10,8 @@ from typing import Any, Iterator
 
 from marshmallow import Schema, ValidationError
 
-from app.errors import ApiError, validation_error
-from app.json_body import HugeInteger, echo
+from app.web.errors import ApiError, validation_error
+from app.web.json_body import HugeInteger, echo
 from app.schemas import Int64
 
 _MISSING = object()

@@ -26,7 +26,7 @@ EVERY_RESPONSE = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no
 
 
 def add_security_headers(headers: list[tuple[str, str]]) -> None:
-    """The headers every response gets, added to a WSGI header list (app.instrumentation)."""
+    """The headers every response gets, added to a WSGI header list (app.web.instrumentation)."""
     headers.extend(EVERY_RESPONSE)
     content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
     if content_type.startswith("application/json"):

@@ -16,13 +16,13 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from app.algorithms.base import Algorithm
-from app.auth import DOCS_ASSETS_PREFIX
+from app.web.auth import DOCS_ASSETS_PREFIX
 from app.docs.operations import JSON, PATH_ALGORITHM_PARAMS, Operation, operation_of
-from app.errors import JOBS_PATH_PREFIX
+from app.web.errors import JOBS_PATH_PREFIX
 from app.health.schemas import HealthResponse, ReadinessResponse
 from app.invoke.schemas import AlgorithmList, InvokeResponse
 from app.jobs.schemas import JOB_STATUS_SCHEMA, JobCreateResponse, JobRequest, JobStatusResponse
-from app.metrics import route_template
+from app.observability.metrics import route_template
 from app.schemas import OPENAPI_VERSION, ErrorResponse, JobErrorResponse
 
 # Flask answers these on every route by itself; the document lists what the views serve.
@@ -109,7 +109,7 @@ class _Document:
         return _ref(documented.request)
 
 
-# The two ways app/auth.py accepts an API key; Swagger UI's Authorize button offers both.
+# The two ways app/web/auth.py accepts an API key; Swagger UI's Authorize button offers both.
 SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer",
                    "description": "Authorization: Bearer <API key>"},

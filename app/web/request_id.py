@@ -1,6 +1,6 @@
 """Request ids: taken from `X-Request-Id` when sane, otherwise a fresh random UUID.
 
-app.instrumentation puts the id in the WSGI environ before Flask sees the request,
+app.web.instrumentation puts the id in the WSGI environ before Flask sees the request,
 returns it in the `X-Request-Id` header of every response and logs it with the
 request; `current_request_id()` gives it to views, error envelopes and log lines.
 """

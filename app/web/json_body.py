@@ -16,7 +16,7 @@ from typing import Any
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.errors import ApiError, validation_error
+from app.web.errors import ApiError, validation_error
 
 
 class HugeInteger(str):

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.request_id import current_request_id
+from app.web.request_id import current_request_id
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
-from app.errors import ApiError
+from app.web.errors import ApiError
 
 StartResponse = Callable[..., Any]
 

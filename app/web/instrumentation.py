@@ -14,10 +14,10 @@ import logging
 import time
 from typing import Any, Callable, Iterable
 
-from app.logs import ACCESS_LOGGER, access_line
-from app.metrics import UNMATCHED, Metrics, method_label, route_template
-from app.request_id import ENVIRON_KEY, HEADER, request_id_for
-from app.security_headers import add_security_headers
+from app.observability.logs import ACCESS_LOGGER, access_line
+from app.observability.metrics import UNMATCHED, Metrics, method_label, route_template
+from app.web.request_id import ENVIRON_KEY, HEADER, request_id_for
+from app.web.security_headers import add_security_headers
 
 access_log = logging.getLogger(ACCESS_LOGGER)  # its level (LOG_LEVEL) turns the lines off
 
