@@ -24,9 +24,7 @@ from bench.common import ROOT
 BENCHMARKS = {
     "algorithm": ["bench/bench_algorithm.py"],
     "http": ["-m", "bench.bench_http"],
-    "jobs": ["-m", "bench.bench_jobs"],
-    "jobs-redis-1": ["-m", "bench.bench_jobs", "--mode", "redis", "--rq-workers", "1"],
-    "jobs-redis-2": ["-m", "bench.bench_jobs", "--mode", "redis", "--rq-workers", "2"],
+    "jobs-compare": ["-m", "bench.bench_jobs", "--mode", "compare"],
     "memory": ["-m", "bench.bench_memory"],
 }
 
