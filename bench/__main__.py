@@ -1,4 +1,4 @@
-"""Every benchmark, then the report: `python -m bench` (about 25 minutes on 2 cores).
+"""Every benchmark, then the report: `python -m bench` (about 13 minutes on 2 cores).
 
 Each benchmark runs in its own process, one after another (they would compete for
 the CPUs otherwise), writing bench/results/<name>.json; then bench/report.py turns

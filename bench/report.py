@@ -117,8 +117,8 @@ def commands_section(results: dict[str, dict]) -> str:
         commands.insert(0, f"python bench/bench_algorithm.py {options}")
     return "\n\n".join([
         "## Commands",
-        f"Everything, then this report (about 25 minutes on 2 cores, half of it draining the "
-        f"Redis-mode job queues between rounds), from the repository root:\n\n"
+        f"Everything, then this report (about 13 minutes on 2 cores), from the repository "
+        f"root:\n\n"
         f"```bash\n{RUN_ALL}\n```",
         "`python -m bench --quick` is the same in a few seconds per benchmark, for checking the "
         "scripts (tests/test_bench_smoke.py runs each one so). The runs behind this report:",
