@@ -1,4 +1,4 @@
-"""Every benchmark, then the report: `python -m bench` (about 25 minutes on 2 cores).
+"""Every benchmark, then the report: `python -m bench` (about 13 minutes on 2 cores).
 
 Each benchmark runs in its own process, one after another (they would compete for
 the CPUs otherwise), writing bench/results/<name>.json; then bench/report.py turns
@@ -24,9 +24,7 @@ from bench.common import ROOT
 BENCHMARKS = {
     "algorithm": ["bench/bench_algorithm.py"],
     "http": ["-m", "bench.bench_http"],
-    "jobs": ["-m", "bench.bench_jobs"],
-    "jobs-redis-1": ["-m", "bench.bench_jobs", "--mode", "redis", "--rq-workers", "1"],
-    "jobs-redis-2": ["-m", "bench.bench_jobs", "--mode", "redis", "--rq-workers", "2"],
+    "jobs-compare": ["-m", "bench.bench_jobs", "--mode", "compare"],
     "memory": ["-m", "bench.bench_memory"],
 }
 

@@ -17,8 +17,8 @@ runs are repeatable):
 
 * random_int64     -- uniform over [-2**63, 2**63 - 1]
 * semiprime_63bit  -- p*q in [2**62, 2**63) with p, q ~31-32-bit primes: the
-                      worst case for Pollard rho, which needs ~sqrt(p) steps
-* prime_square     -- p*p with p > 2**31 (rho's worst case if not special-cased)
+                      hardest int64s to factor, two factors of equal size
+* prime_square     -- p*p with p > 2**31 (a repeated factor of that size)
 * prime_near_2^63  -- the largest primes: the most expensive primality tests
 
 For each class it prints p50, p99 and worst-case time per implementation
@@ -57,7 +57,7 @@ sys.path.append(str(ROOT))
 
 from app.algorithms.prime_checker import run as prime_checker  # noqa: E402
 from app.schemas import INT64_MAX, INT64_MIN  # noqa: E402
-from bench.common import running_server, target  # noqa: E402
+from bench.common import parse_quick, running_server, target, warn_if_busy  # noqa: E402
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "algorithm.json"
 
@@ -285,16 +285,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=20240601, help="seed of the input generator")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"output file (default {DEFAULT_JSON})")
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 inputs, 1 timing, 0.2 s per class")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.count, args.repeat, args.seconds = 5, 1, 0.2
-    if args.count < 1 or args.repeat < 1:
-        parser.error("--count and --repeat must be at least 1")
-    return args
+    return parse_quick(parser, argv, {"count": 5, "repeat": 1, "seconds": 0.2}, ("count", "repeat"))
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    watch = warn_if_busy()
     results = compare_in_process(args.count, args.repeat, args.seconds, args.seed)
     print(format_table(results))
     invoke = through_invoke(args.count, args.repeat, args.seconds, args.seed)
@@ -302,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     report = {
         "machine": machine_facts(),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **watch.report(),
         "settings": {"count": args.count, "repeat": args.repeat, "seconds": args.seconds, "seed": args.seed},
         "classes": results,
         "invoke": invoke,

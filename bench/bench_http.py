@@ -41,6 +41,7 @@ from bench.common import (
     completed_job,
     invocation,
     markdown_table,
+    parse_quick,
     ratio,
     results_document,
     run_wrk,
@@ -83,12 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="unrecorded seconds of load per server and scenario first (default 2)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 round of 1 s, no warm-up")
     add_json_argument(parser, "http")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.rounds, args.seconds, args.warmup = 1, 1, 0
-    if args.rounds < 1 or args.seconds < 1:
-        parser.error("--rounds and --seconds must be at least 1")
-    return args
+    return parse_quick(parser, argv, {"rounds": 1, "seconds": 1, "warmup": 0}, ("rounds", "seconds"))
 
 
 def measure(scenario: Scenario, servers: dict[str, Service], args: argparse.Namespace) -> dict:

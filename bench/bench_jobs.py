@@ -12,9 +12,10 @@ Latency: one job at a time, created and then polled with GET /jobs/{id} until it
 completed, timed on the client (the record's timestamps have whole-second resolution).
 It includes one poll round trip, about a millisecond.
 
-Completion rate: BURST_JOBS jobs created by 16 concurrent clients as fast as the server
-takes them, timed from the first request until no job is pending or running (polled on
-/metrics every 20 ms): the jobs/s the job runners sustain.
+Completion rate: 2,000 jobs (`--burst`) created by 16 concurrent clients as fast as
+the server takes them, timed from the first request until no job is pending or running
+(polled on /metrics every 20 ms): the jobs/s the job runners sustain. The clients run
+in the benchmark's own process, on the same cores.
 
 Modes: `embedded` (the default backend: a thread pool in the web process) and `redis`
 (scale-out: redis-server, the web process with REDIS_URL and 2 gunicorn workers,
@@ -51,6 +52,7 @@ from bench.common import (
     job_status,
     jobs_in_flight,
     markdown_table,
+    parse_quick,
     quantile,
     ratio,
     results_document,
@@ -106,7 +108,9 @@ MODES: dict[str, Callable[[argparse.Namespace], ContextManager[str]]] = {
 
 
 def mode_label(args: argparse.Namespace) -> str:
-    return "embedded" if args.mode == "embedded" else f"redis, {args.rq_workers} job workers"
+    if args.mode == "embedded":
+        return "embedded"
+    return f"redis, {args.rq_workers} job worker{'s' if args.rq_workers != 1 else ''}"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -125,15 +129,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None,
                         help="results file (default bench/results/jobs.json, or "
                              "jobs-redis-N.json in redis mode)")
-    args = parser.parse_args(argv)
+    args = parse_quick(parser, argv, {"rounds": 1, "seconds": 1, "samples": 10, "burst": 100},
+                       ("rounds", "seconds", "samples"))
     if args.json is None:
         stem = {"embedded": "jobs", "compare": "jobs-compare"}.get(
             args.mode, f"jobs-redis-{args.rq_workers}")
         args.json = RESULTS_DIR / f"{stem}.json"
-    if args.quick:
-        args.rounds, args.seconds, args.samples, args.burst = 1, 1, 10, 100
-    if args.rounds < 1 or args.seconds < 1 or args.samples < 1:
-        parser.error("--rounds, --seconds and --samples must be at least 1")
     return args
 
 
@@ -264,8 +265,14 @@ def compare(args: argparse.Namespace, argv: list[str] | None, watch) -> None:
     ]
     document = results_document("jobs-compare", invocation("bench_jobs", argv), settings_of(args),
                                 {"arms": arms, "targets": targets}, watch)
-    print(f"\n{completion_table(arms)}\n\n{targets_table(targets)}")
+    print(f"\n{compare_tables(document)}\n\n{targets_table(targets)}")
     save_results(args.json, document)
+
+
+def compare_tables(document: dict) -> str:
+    """A comparison as Markdown: the modes side by side, then each mode's rounds."""
+    arms = document["arms"]
+    return "\n\n".join([completion_table(arms), *(tables(arm) for arm in arms)])
 
 
 def completion_table(arms: list[dict]) -> str:

@@ -46,6 +46,7 @@ from bench.common import (
     job_status,
     markdown_table,
     metrics,
+    parse_quick,
     results_document,
     rss_kib,
     run_wrk,
@@ -82,11 +83,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="extra server environment, e.g. MALLOC_ARENA_MAX=2 (repeatable)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 000 jobs, 1 s TTL")
     add_json_argument(parser, "memory")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.jobs, args.ttl, args.sweep, args.max_seconds = 2_000, 1.0, 0.2, 60
-    if args.jobs < 1:
-        parser.error("--jobs must be at least 1")
+    args = parse_quick(parser, argv, {"jobs": 2_000, "ttl": 1.0, "sweep": 0.2, "max_seconds": 60},
+                       ("jobs",))
     if any("=" not in item for item in args.env):
         parser.error("--env takes NAME=VALUE")
     return args

@@ -37,7 +37,7 @@ OURS = "wsgi:app"  # the WSGI app in the Procfile's web: line
 FLOOR = "bench.bare_flask:app"
 SERVER_APPS = {"ours": OURS, "floor": FLOOR}
 
-PRIME = 1_000_003  # the issue's input: a prime, decided by Miller-Rabin in microseconds
+PRIME = 1_000_003  # the issue's input: a prime, which FLINT decides in microseconds
 INVOKE_BODY = {"number": PRIME}
 JOB_BODY = {"algorithm": "PrimeChecker", "params": INVOKE_BODY}
 
@@ -312,6 +312,20 @@ def add_wrk_arguments(parser: argparse.ArgumentParser, rounds: int, seconds: int
                         help=f"wrk connections (default {DEFAULT_CONNECTIONS})")
     parser.add_argument("--threads", type=int, default=DEFAULT_WRK_THREADS,
                         help=f"wrk threads (default {DEFAULT_WRK_THREADS})")
+
+
+def parse_quick(parser: argparse.ArgumentParser, argv: list[str] | None, quick: dict[str, Any],
+                at_least_one: tuple[str, ...]) -> argparse.Namespace:
+    """The scripts' arguments: with --quick, the settings in `quick` replace what was given
+    (a smoke run in seconds); then each option in `at_least_one` must be 1 or more."""
+    args = parser.parse_args(argv)
+    if args.quick:
+        vars(args).update(quick)
+    if any(getattr(args, name) < 1 for name in at_least_one):
+        options = [f"--{name.replace('_', '-')}" for name in at_least_one]
+        listed = " and ".join(filter(None, [", ".join(options[:-1]), options[-1]]))
+        parser.error(f"{listed} must be at least 1")
+    return args
 
 
 def wrk_settings(args: argparse.Namespace) -> dict[str, Any]:
