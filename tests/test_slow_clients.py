@@ -121,7 +121,7 @@ def test_a_body_that_arrives_in_time_keeps_the_connection(slow_service):
     assert healthz_answers(slow_service)
 
 
-def test_the_watcher_fires_only_uncancelled_alarms_and_its_thread_ends():
+def test_the_watcher_fires_only_uncancelled_alarms_and_its_thread_stays_until_closed():
     watcher = Watcher(0.05)
     left, right = socket.socketpair()
     spare_left, spare_right = socket.socketpair()
@@ -132,6 +132,10 @@ def test_the_watcher_fires_only_uncancelled_alarms_and_its_thread_ends():
         wait_for(lambda: cut.fired, timeout=5, message="the alarm to fire")
         assert left.recv(1) == b""  # read side shut: a blocked recv would return at once
         assert not kept.fired
+        again = watcher.arm(left)  # the idle thread wakes for a new alarm
+        wait_for(lambda: again.fired, timeout=5, message="the second alarm to fire")
+        assert [t.name for t in threading.enumerate()].count("body-deadline") == 1
+        watcher.close()
         wait_for(lambda: not any(t.name == "body-deadline" for t in threading.enumerate()),
                  timeout=5, message="the watcher thread to end")
     finally:
