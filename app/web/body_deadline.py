@@ -92,14 +92,18 @@ class Watcher:
         self._wakeup = threading.Condition()
         self._thread_pid = 0
         self._closed = False
+        self._idle = False  # the thread waits for an alarm with no deadline to wake it
 
     def arm(self, sock: socket.socket) -> Alarm:
         alarm = Alarm(sock, time.monotonic() + self.seconds)
         with self._wakeup:
             self._drop_cancelled()
             self._queue.append(alarm)
-            if len(self._queue) == 1:
-                self._wakeup.notify()  # the thread sleeps without a deadline when idle
+            # Only an idle thread needs waking: a sleeping one wakes at the deadline of an
+            # earlier alarm, which comes before this one's. A wake-up per request would
+            # hand the GIL over twice a request.
+            if self._idle:
+                self._wakeup.notify()
             if self._thread_pid != os.getpid():
                 self._thread_pid = os.getpid()
                 threading.Thread(target=self._run, name="body-deadline", daemon=True).start()
@@ -120,7 +124,9 @@ class Watcher:
             while not self._closed:
                 self._drop_cancelled()
                 if not self._queue:
+                    self._idle = True
                     self._wakeup.wait()
+                    self._idle = False
                     continue
                 wait = self._queue[0].deadline - time.monotonic()
                 if wait > 0:
