@@ -42,6 +42,19 @@ IDEMPOTENCY_HEADER = {
 }
 
 
+
+
+def body_errors(envelope: str) -> dict[int, tuple[str, str]]:
+    """What a route that runs an algorithm on a JSON body can answer, in its envelope."""
+    return {
+        400: (envelope, "请求参数错误"),
+        404: (envelope, "算法不存在"),
+        408: (envelope, "请求体未在 BODY_TIMEOUT_SECONDS 内收完 (Connection: close)"),
+        413: (envelope, "请求体过大"),
+        415: (envelope, "请求体不是 JSON"),
+    }
+
+
 @dataclass(frozen=True)
 class Operation:
     tag: str

@@ -6,7 +6,7 @@ import logging
 from flask import Response, jsonify
 
 from app.algorithms.base import Algorithm, AlgorithmInputError, execute, one_line_error
-from app.docs.operations import PATH_ALGORITHM_PARAMS, REQUEST_ID_HEADER, operation
+from app.docs.operations import PATH_ALGORITHM_PARAMS, REQUEST_ID_HEADER, body_errors, operation
 from app.web.errors import ApiError, validation_error
 from app.extensions import Scaffold, scaffold
 from app.invoke import bp
@@ -20,11 +20,7 @@ log = logging.getLogger(__name__)
 algorithm_list = AlgorithmList()
 INVOKE_RESPONSES = {
     200: ("InvokeResponse", "成功"),
-    400: ("ErrorResponse", "请求参数错误"),
-    404: ("ErrorResponse", "算法不存在"),
-    408: ("ErrorResponse", "请求体未在 BODY_TIMEOUT_SECONDS 内收完 (Connection: close)"),
-    413: ("ErrorResponse", "请求体过大"),
-    415: ("ErrorResponse", "请求体不是 JSON"),
+    **body_errors("ErrorResponse"),
     500: ("ErrorResponse", "服务器内部错误"),
     503: ("ErrorResponse", "服务繁忙 (Retry-After header)"),
 }

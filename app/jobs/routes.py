@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from app.web.auth import client_id
-from app.docs.operations import IDEMPOTENCY_HEADER, REQUEST_ID_HEADER, operation
+from app.docs.operations import IDEMPOTENCY_HEADER, REQUEST_ID_HEADER, body_errors, operation
 from app.extensions import scaffold
 from app.jobs import bp
 from app.jobs.model import iso
@@ -20,12 +20,8 @@ JOB_ID = {"job_id": "任务唯一标识(12位十六进制)"}
 @operation("Jobs", "创建异步任务", "create_job", {
     202: ("JobCreateResponse", "任务已创建 (Location: /jobs/{job_id})"),
     200: ("JobCreateResponse", "Extension: the job an earlier request with this Idempotency-Key created"),
-    400: ("JobErrorResponse", "请求参数错误"),
-    404: ("JobErrorResponse", "算法不存在"),
-    408: ("JobErrorResponse", "请求体未在 BODY_TIMEOUT_SECONDS 内收完 (Connection: close)"),
+    **body_errors("JobErrorResponse"),
     409: ("JobErrorResponse", "Idempotency-Key reused with another body"),
-    413: ("JobErrorResponse", "请求体过大"),
-    415: ("JobErrorResponse", "请求体不是 JSON"),
     503: UNAVAILABLE,
 }, description="创建异步任务,立即返回任务 ID,任务在后台执行", request="JobRequest",
     headers=(REQUEST_ID_HEADER, IDEMPOTENCY_HEADER))
