@@ -4,12 +4,13 @@ Nothing outside the process is needed, and nothing outlives it: a restart loses
 every job (the README says so and points to REDIS_URL). gunicorn.conf.py keeps this
 mode to one worker process, so every request sees the same store.
 
-Jobs run on a concurrent.futures ThreadPoolExecutor; MAX_QUEUE slots (a semaphore)
-bound the jobs waiting for a thread. Each queued or running job keeps its Future, so
-a cancelled pending job gives its slot back at once (Future.cancel) and shutdown can
-account for every job. Job threads take no lock of ours: a Future starts or is
-cancelled, never both, so each slot is given back exactly once. Webhooks go out on a second pool, retries wait on its timer
-(app/jobs/delayed_executor.py) behind the RetryScheduler interface both modes share.
+Jobs run on a concurrent.futures ThreadPoolExecutor; at most MAX_QUEUE of them wait
+for a thread (one entry each in `_waiting`). Each queued or running job keeps its
+Future, so a cancelled pending job gives its place back at once (Future.cancel) and
+shutdown can account for every job. Job threads take no lock of ours: a Future starts
+or is cancelled, never both, so each place is given back exactly once. Webhooks go out
+on a second pool, and retries wait on its timer (app/jobs/delayed_executor.py), behind
+the RetryScheduler interface both modes share.
 
 Threads start on first use, in the process that uses them, never in a gunicorn
 master before it forks.
