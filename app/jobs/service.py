@@ -16,7 +16,8 @@ from app.jobs.store import StoreFull, StoreUnavailable
 from app.web.limits import check_params_size
 from app.observability.metrics import Metrics
 from app.web.request_id import is_sane
-from app.web.validation import echo, load
+from app.web.json_body import echo
+from app.web.validation import load
 from app.webhooks.address_policy import AddressPolicy, check_url
 
 log = logging.getLogger(__name__)

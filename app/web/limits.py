@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from app.web.errors import ApiError, validation_error
-from app.web.validation import echo
+from app.web.json_body import echo
 
 RETRY_AFTER_SECONDS = 1
 
