@@ -34,6 +34,7 @@ import threading
 import time
 from typing import Callable
 
+import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.scheduler import RQScheduler
@@ -170,6 +171,8 @@ class Supervisor:
             for signum in SIGNALS:  # still blocked: a SIGTERM from now on ends the process
                 signal.signal(signum, signal.SIG_DFL)
             code = run_worker(self.queue_name, slot, self.max_jobs)
+        except redis.ConnectionError as exc:  # started again a second later, as Redis allows
+            log.warning("worker process stopped: Redis unreachable", extra={"error": str(exc)})
         except BaseException:
             log.exception("worker process failed")
         finally:
