@@ -42,7 +42,6 @@ from rq.timeouts import JobTimeoutException
 
 from app.jobs import tasks
 from app.jobs.embedded import SHUTDOWN_WHILE_RUNNING
-from app.jobs.model import PENDING, RUNNING
 from app.observability.logs import configure_logging
 
 log = logging.getLogger("app.worker")
@@ -192,30 +191,30 @@ class Supervisor:
         slot = self.children.pop(pid)
         lived = time.monotonic() - self.started.pop(pid)
         self.signalled.discard(pid)
-        job_id, _ = slot.read()
+        work = slot.read()
         code = os.waitstatus_to_exitcode(status)
-        if code != 0 or job_id:
+        if code != 0 or work.job_id:
             log.warning("worker process ended", extra={"pid": pid, "exit_code": code,
-                                                       "job_id": job_id})
-        if code != 0 or job_id or lived < RESTART_DELAY_SECONDS:  # e.g. Redis unusable
+                                                       "job_id": work.job_id})
+        if code != 0 or work.job_id or lived < RESTART_DELAY_SECONDS:  # e.g. Redis unusable
             self.next_start = time.monotonic() + RESTART_DELAY_SECONDS
-        if job_id:
-            self._fail(job_id, tasks.WORKER_LOST)
+        if work.job_id:
+            self._settle(work, tasks.WORKER_LOST)
 
     def _watch_deadlines(self) -> None:
         for pid, slot in list(self.children.items()):
-            job_id, deadline = slot.read()
-            if job_id and time.time() > deadline + KILL_GRACE_SECONDS:
-                log.error("job overran its time limit; killing its worker",
-                          extra={"job_id": job_id, "pid": pid})
-                self._kill_and_fail(pid, job_id, tasks.TIMED_OUT)
+            work = slot.read()
+            if work.job_id and time.time() > work.deadline + KILL_GRACE_SECONDS:
+                log.error("task overran its time limit; killing its worker",
+                          extra={"job_id": work.job_id, "pid": pid})
+                self._kill_and_settle(pid, work, tasks.TIMED_OUT)
 
-    def _fail(self, job_id: str, error: str) -> None:
+    def _settle(self, work: tasks.Work, error: str) -> None:
         try:
-            tasks.fail_and_notify(job_id, error, frozenset({PENDING, RUNNING}))
-        except Exception:  # the lease and stranded sweeps will fail it later
-            log.warning("could not fail the job of a lost worker", extra={"job_id": job_id},
-                        exc_info=True)
+            tasks.settle_lost(self.queue_name, work, error)
+        except Exception:  # for a job, the lease and stranded sweeps will fail it later
+            log.warning("could not settle the task of a lost worker",
+                        extra={"job_id": work.job_id}, exc_info=True)
 
     def _stop_children(self) -> None:
         """Each worker finishes its job and exits; one still running after the grace is
@@ -228,18 +227,18 @@ class Supervisor:
             self._collect_exited()
             time.sleep(STOP_POLL_SECONDS)
         for pid, slot in list(self.children.items()):
-            job_id, _ = slot.read()
+            work = slot.read()
             log.warning("worker process still busy after the stop grace; killing it",
-                        extra={"pid": pid, "job_id": job_id})
-            self._kill_and_fail(pid, job_id, SHUTDOWN_WHILE_RUNNING)
+                        extra={"pid": pid, "job_id": work.job_id})
+            self._kill_and_settle(pid, work, SHUTDOWN_WHILE_RUNNING)
 
-    def _kill_and_fail(self, pid: int, job_id: str | None, error: str) -> None:
+    def _kill_and_settle(self, pid: int, work: tasks.Work, error: str) -> None:
         self._kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         self.children.pop(pid)
         self.started.pop(pid)
-        if job_id:
-            self._fail(job_id, error)
+        if work.job_id:
+            self._settle(work, error)
 
     @staticmethod
     def _kill(pid: int, signum: int) -> None:
@@ -264,6 +263,7 @@ class InProcessWorker(SimpleWorker):
 
     bookkeeping_interval = 1.0
     _heartbeat_at = _suspension_checked_at = float("-inf")
+    _state_written: str | None = None
 
     def subscribe(self) -> None:
         """No pubsub thread for RQ's worker commands: the supervisor stops and replaces
@@ -288,9 +288,10 @@ class InProcessWorker(SimpleWorker):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
     def set_state(self, state: str, pipeline=None) -> None:
-        if pipeline is None and state == getattr(self, "_state", None):
+        if pipeline is None and state == self._state_written:
             return  # idle after each job, and idle again when waiting for the next
         super().set_state(state, pipeline)
+        self._state_written = state
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
         if pipeline is None and timeout is None:
@@ -315,9 +316,9 @@ def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> int:
     tasks.slot = slot
     ctx = tasks.context()
     stop = threading.Event()
-    keeper = threading.Thread(target=tasks.keep_alive, args=(stop,), name="keep-alive",
-                              daemon=True)
-    keeper.start()
+    if queue_name == tasks.JOBS_QUEUE:  # leases are for jobs, not webhook attempts
+        threading.Thread(target=tasks.keep_alive, args=(stop,), name="keep-alive",
+                         daemon=True).start()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     worker = InProcessWorker([Queue(queue_name, connection=ctx.client)], connection=ctx.client)
     worker.max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is

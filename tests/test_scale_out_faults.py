@@ -213,8 +213,8 @@ def _job_in_flight(seconds: float, outcome: str, error: str | None) -> Moment:
 
 
 def _delivery_in_flight(receiver: Receiver, delivered: bool) -> Moment:
-    """A webhook attempt under way: one answered within the stop grace is delivered; a
-    receiver that never answers cannot hold the stop."""
+    """A webhook attempt under way: one answered within the stop grace is delivered; one
+    never answered cannot hold the stop, and counts as a failed attempt to retry."""
     job_ids: list[str] = []
 
     def reach(stage: Stage, process: ManagedProcess) -> None:
@@ -224,8 +224,9 @@ def _delivery_in_flight(receiver: Receiver, delivered: bool) -> Moment:
         receiver.wait_for_count(1, timeout=15)
 
     def after_stop(stage: Stage) -> None:
-        if delivered:
-            assert job(stage.http, job_ids[-1])["webhook_status"] == "delivered"
+        record = job(stage.http, job_ids[-1])
+        expected = "delivered" if delivered else "retrying"
+        assert (record["webhook_status"], record["webhook_attempts"]) == (expected, 1), record
 
     name = "delivering a webhook " + ("answered in 0.5 s" if delivered else "never answered")
     return Moment(name, reach, after_stop, receiver.stop)
