@@ -251,17 +251,20 @@ class Supervisor:
 class InProcessWorker(SimpleWorker):
     """RQ's SimpleWorker without RQ's per-job bookkeeping, which ours makes redundant.
 
-    RQ made about 24 Redis round trips per job besides ours: worker heartbeats and
-    states, the started/finished registries, execution records, the job's own status,
-    its dependents. Our job record is the job's truth, and the lease and the sweeps
-    (app/jobs/tasks.py) do what RQ's started and failed registries do, so a job here
-    costs RQ two round trips (taking it off the queue, reading it) and one write that
-    removes it from the intermediate queue and drops its RQ hash (result_ttl is 0).
-    RQ's time limit is kept (SIGALRM in this process); the worker's heartbeat and the
-    `rq suspend` check run at most once a second, its state is written when it changes.
+    Only public methods are overridden. RQ made about 24 Redis round trips per job
+    besides ours: worker heartbeats and states, the started/finished registries,
+    execution records, the job's own status, its dependents. Our job record is the
+    job's truth, and the lease and the sweeps (app/jobs/tasks.py) do what RQ's started
+    and failed registries do, so a job here costs RQ two round trips (taking it off the
+    queue, reading it) and one write that removes it from the intermediate queue and
+    drops its RQ hash (result_ttl is 0), under the key names RQ's public properties
+    give. RQ's time limit is kept (SIGALRM in this process); the worker's heartbeat and
+    the `rq suspend` check run at most once a second, its state is written when it
+    changes. README's Design decisions gives the measured cost of RQ's own way.
     """
 
     bookkeeping_interval = 1.0
+    max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is
     _heartbeat_at = _suspension_checked_at = float("-inf")
     _state_written: str | None = None
 
@@ -321,7 +324,6 @@ def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> int:
                          daemon=True).start()
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     worker = InProcessWorker([Queue(queue_name, connection=ctx.client)], connection=ctx.client)
-    worker.max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is
     try:
         worker.work(max_jobs=max_jobs, logging_level=ctx.settings.log_level)
     finally:
