@@ -1,6 +1,7 @@
 """Scale-out mode under faults, against real processes: redis-server restarted, stopped
-(SIGSTOP), full or read-only; worker processes killed at awkward moments; SIGTERM during
-start-up. Each test is one promise of README's scale-out section (issue 15, items 1-6).
+(SIGSTOP), full or read-only; worker processes killed at awkward moments; a `worker` or
+`webhook` process stopped (SIGTERM) or killed (SIGKILL) at every moment of its start-up
+and work. Each test is one promise of README's scale-out section.
 """
 from __future__ import annotations
 
@@ -232,40 +233,44 @@ def _delivery_in_flight(receiver: Receiver, delivered: bool) -> Moment:
     return Moment(name, reach, after_stop, receiver.stop)
 
 
-@pytest.mark.parametrize("kind", ["webhook", "worker"])
-def test_sigterm_at_any_moment_stops_every_process_within_seconds(kind):
+def _at_every_moment(kind: str, act: Callable[[Stage, Moment, ManagedProcess], None]) -> None:
+    """For each moment: a fresh `kind` process, the moment reached, `act`; then whatever
+    is left of the process is killed."""
     with Stage(kind) as stage:
         for moment in _moments(kind):
             process = stage.start_tested()
             try:
                 moment.reach(stage, process)
-                signalled = time.monotonic()
-                process.signal(signal.SIGTERM)
-                wait_for(lambda: not process_group(process.pid), timeout=STOP_BOUND_SECONDS,
-                         interval=0.01, message=f"`{kind}` to stop ({moment.name})")
-                assert time.monotonic() - signalled < STOP_BOUND_SECONDS, moment.name
-                # Killed by the signal itself if it came before the handlers were installed.
-                assert process.process.wait(1) in (0, -signal.SIGTERM), moment.name
-                moment.after_stop(stage)
+                act(stage, moment, process)
             finally:
                 _kill_group(process)
                 moment.close()
+
+
+@pytest.mark.parametrize("kind", ["webhook", "worker"])
+def test_sigterm_at_any_moment_stops_every_process_within_seconds(kind):
+    def stop(stage: Stage, moment: Moment, process: ManagedProcess) -> None:
+        signalled = time.monotonic()
+        process.signal(signal.SIGTERM)
+        wait_for(lambda: not process_group(process.pid), timeout=STOP_BOUND_SECONDS,
+                 interval=0.01, message=f"`{kind}` to stop ({moment.name})")
+        assert time.monotonic() - signalled < STOP_BOUND_SECONDS, moment.name
+        # Killed by the signal itself if it came before the handlers were installed.
+        assert process.process.wait(1) in (0, -signal.SIGTERM), moment.name
+        moment.after_stop(stage)
+
+    _at_every_moment(kind, stop)
 
 
 @pytest.mark.parametrize("kind", ["webhook", "worker"])
 def test_no_worker_outlives_its_supervisor_killed_at_any_moment(kind):
-    with Stage(kind) as stage:
-        for moment in _moments(kind):
-            process = stage.start_tested()
-            try:
-                moment.reach(stage, process)
-                os.kill(process.pid, signal.SIGKILL)
-                process.process.wait(5)
-                wait_for(lambda: not process_group(process.pid), timeout=ORPHAN_BOUND_SECONDS,
-                         interval=0.01, message=f"the children of `{kind}` to die ({moment.name})")
-            finally:
-                _kill_group(process)
-                moment.close()
+    def kill(stage: Stage, moment: Moment, process: ManagedProcess) -> None:
+        os.kill(process.pid, signal.SIGKILL)
+        process.process.wait(5)
+        wait_for(lambda: not process_group(process.pid), timeout=ORPHAN_BOUND_SECONDS,
+                 interval=0.01, message=f"the children of `{kind}` to die ({moment.name})")
+
+    _at_every_moment(kind, kill)
 
 
 def _kill_group(process: ManagedProcess) -> None:
