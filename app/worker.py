@@ -9,13 +9,14 @@ job gave is kept by the supervisor:
   leaks is given back;
 - JOB_TIMEOUT_SECONDS is enforced by SIGALRM inside the worker (RQ's time limit), and
   a worker still on the job KILL_GRACE_SECONDS later is killed and the job failed;
-- a worker that dies is noticed within a tick; its job is failed and a new worker starts.
+- a worker that dies is noticed within a tick; its job is failed (a webhook attempt
+  is counted as failed and retried) and a new worker starts.
 
 The supervisor installs its signal handlers before it forks anything and blocks the
 signals while it forks, so a SIGTERM at any moment reaches every worker it started.
 A worker holds SIGTERM back while it runs a job, so the job finishes and the worker
 exits right after it; a worker still running STOP_GRACE_SECONDS after the signal is
-killed and its job failed, so a stop takes at most a few seconds. A worker whose
+killed and its task settled as above, so a stop takes at most a few seconds. A worker whose
 supervisor dies, even by SIGKILL, is killed by the kernel (Linux), so none outlives
 it; its job is then failed by its lease, like any job of a machine that went away.
 
