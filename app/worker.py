@@ -266,8 +266,8 @@ class InProcessWorker(SimpleWorker):
 
     bookkeeping_interval = 1.0
     max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is
-    _heartbeat_at = _suspension_checked_at = float("-inf")
-    _state_written: str | None = None
+    heartbeat_sent_at = suspension_checked_at = float("-inf")
+    state_written: str | None = None
 
     def subscribe(self) -> None:
         """No pubsub thread for RQ's worker commands: the supervisor stops and replaces
@@ -292,22 +292,22 @@ class InProcessWorker(SimpleWorker):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
     def set_state(self, state: str, pipeline=None) -> None:
-        if pipeline is None and state == self._state_written:
+        if pipeline is None and state == self.state_written:
             return  # idle after each job, and idle again when waiting for the next
         super().set_state(state, pipeline)
-        self._state_written = state
+        self.state_written = state
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
         if pipeline is None and timeout is None:
-            if time.monotonic() - self._heartbeat_at < self.bookkeeping_interval:
+            if time.monotonic() - self.heartbeat_sent_at < self.bookkeeping_interval:
                 return
-            self._heartbeat_at = time.monotonic()
+            self.heartbeat_sent_at = time.monotonic()
         super().heartbeat(timeout, pipeline)
 
     def check_for_suspension(self, burst: bool) -> None:
-        if time.monotonic() - self._suspension_checked_at < self.bookkeeping_interval:
+        if time.monotonic() - self.suspension_checked_at < self.bookkeeping_interval:
             return
-        self._suspension_checked_at = time.monotonic()
+        self.suspension_checked_at = time.monotonic()
         super().check_for_suspension(burst)
 
 
