@@ -1,28 +1,21 @@
 """One webhook attempt: a signed JSON POST to a vetted address, bounded in time and size.
 
-Sent through a requests Session, with a transport adapter for the two guards that sit
-below requests' API:
-- The connection goes to an address `resolve_allowed` vetted, from its one lookup: the
-  adapter's connections open that socket themselves and never look the name up. The
-  Host header, TLS SNI and the certificate check still use the URL's host name.
-- One deadline for the whole attempt, from connect to the last byte read. Socket
-  timeouts (requests', urllib3's) restart with every read, so a receiver trickling a
-  byte a second could hold a worker for ever; a watchdog shuts the socket down when
-  the attempt's time is up.
-Redirects are never followed (allow_redirects=False), proxy variables and .netrc never
-read (trust_env=False, and the adapter builds its connections without a proxy), and
-at most MAX_RESPONSE_BYTES of the answer are read (stream=True).
+Sent through a requests Session whose transport adapter hands requests a urllib3 pool
+aimed at an address `resolve_allowed` vetted, from its one lookup: the connection never
+looks the name up again. The Host header, TLS SNI and the certificate check use the
+URL's host name. One deadline covers the whole attempt, from connect to the last byte
+read (`_Deadline`). Redirects are never followed (allow_redirects=False), proxy
+variables and .netrc never read (trust_env=False, and the adapter's pool has no
+proxy), and at most MAX_RESPONSE_BYTES of the answer are read (stream=True).
 
-Signed per Standard Webhooks (https://www.standardwebhooks.com/) when a secret is set:
-webhook-signature is "v1," + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")).
+Signed per Standard Webhooks (https://www.standardwebhooks.com/) by the
+`standardwebhooks` package when a secret is set.
 """
 from __future__ import annotations
 
 import base64
 import binascii
 import email.utils
-import hashlib
-import hmac
 import json
 import socket
 import ssl
@@ -30,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -37,9 +31,11 @@ from urllib.parse import SplitResult, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from standardwebhooks.webhooks import Webhook
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connection import HTTPConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from app.webhooks.address_policy import (
@@ -66,17 +62,18 @@ class WebhookSender:
     """Makes single attempts; the caller owns the retry schedule.
 
     Thread-safe: it holds only settings. Each attempt gets its own Session, adapter and
-    connection, because the adapter carries that attempt's vetted addresses and
-    deadline, and a shared Session's cookie jar would carry cookies between attempts.
+    connection, because the adapter carries that attempt's vetted address, and a shared
+    Session's cookie jar would carry cookies between attempts.
     """
 
     def __init__(self, policy: AddressPolicy, timeout: float = 10.0, secret: str | None = None) -> None:
         self.policy = policy
         self.timeout = timeout
-        self._key = signing_key(secret) if secret else None
+        self._signer = signer(secret) if secret else None
         # The system's trust store (SSL_CERT_FILE / SSL_CERT_DIR can point elsewhere),
         # not requests' certifi bundle: operators manage one store for the host.
         self._tls = ssl.create_default_context()
+        self._tls.sslsocket_class = _WatchedTLSSocket
 
     def send(self, url: str, payload: dict, message_id: str) -> AttemptResult:
         """POST `payload` as JSON to `url` once. Never raises for a network or HTTP problem.
@@ -99,88 +96,97 @@ class WebhookSender:
             return _failed(f"refused: {exc}", retry=False)
         except socket.gaierror as exc:
             return _failed(f"DNS lookup of '{parts.hostname}' failed: {exc.strerror}")
+        headers = self._headers(parts, body, message_id)
         with _Deadline(self.timeout) as deadline:
             try:
-                status, headers = self._post(url, parts, addresses, body, message_id, deadline)
+                status, answer = self._post(url, parts, addresses, body, headers, deadline)
             except (requests.RequestException, Urllib3Error, OSError) as exc:
                 return _failed(_network_reason(exc, deadline))
         if deadline.cut:  # the answer was parsed from a connection cut short
             return _failed(_network_reason(TimeoutError(), deadline))
-        return _outcome(status, headers)
+        return _outcome(status, answer)
 
     def _post(self, url: str, parts: SplitResult, addresses: list[IPAddress], body: bytes,
-              message_id: str, deadline: _Deadline) -> tuple[int, Mapping[str, str]]:
-        adapter = _PinnedAdapter(parts, addresses, deadline, self._tls)
+              headers: dict[str, str], deadline: _Deadline) -> tuple[int, Mapping[str, str]]:
+        """POST to the first of `addresses` that accepts the connection.
+
+        The next address is tried only when a connection could not be opened, so the
+        request is never sent twice.
+        """
+        for address in addresses:
+            try:
+                return self._post_to(url, parts, address, body, headers, deadline)
+            except requests.ConnectionError as exc:
+                if not isinstance(getattr(exc.args[0], "reason", None), NewConnectionError):
+                    raise
+                refused = exc
+        raise refused
+
+    def _post_to(self, url: str, parts: SplitResult, address: IPAddress, body: bytes,
+                 headers: dict[str, str], deadline: _Deadline) -> tuple[int, Mapping[str, str]]:
+        adapter = _PinnedAdapter(parts, address, self._tls)
         with requests.Session() as session:
             session.trust_env = False
             session.headers.clear()  # only our headers: no "Accept: */*", gzip or keep-alive
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-            with session.post(url, data=body, headers=self._headers(parts, body, message_id),
-                              allow_redirects=False, stream=True,
-                              timeout=deadline.remaining()) as response:
+            with session.post(url, data=body, headers=headers, allow_redirects=False,
+                              stream=True, timeout=deadline.remaining()) as response:
                 response.raw.read(MAX_RESPONSE_BYTES)
                 return response.status_code, response.headers
 
     def _headers(self, parts: SplitResult, body: bytes, message_id: str) -> dict[str, str]:
-        timestamp = str(int(time.time()))
+        timestamp = int(time.time())
         headers = {
             "Host": _host_header(parts),
             "User-Agent": USER_AGENT,
             "Content-Type": "application/json",
             "Connection": "close",
             "webhook-id": message_id,
-            "webhook-timestamp": timestamp,
+            "webhook-timestamp": str(timestamp),
         }
-        if self._key is not None:
-            headers["webhook-signature"] = sign(self._key, message_id, timestamp, body)
+        if self._signer is not None:
+            signed_at = datetime.fromtimestamp(timestamp, timezone.utc)
+            # As str: standardwebhooks before 1.3 signs only str, and body is UTF-8 JSON.
+            headers["webhook-signature"] = self._signer.sign(message_id, signed_at, body.decode())
         return headers
 
 
-def signing_key(secret: str) -> bytes:
-    """The HMAC key for a secret.
+def signer(secret: str) -> Webhook:
+    """The standardwebhooks signer for a secret, or ValueError at start if it is malformed.
 
-    A Standard Webhooks secret is "whsec_" + base64 of the key; that is what the
-    standardwebhooks package's Webhook(secret) expects. Any other string is used as its
-    UTF-8 bytes (such receivers verify with Webhook(secret.encode())).
+    A Standard Webhooks secret is "whsec_" + base64 of the key, read as the package's
+    Webhook(secret) reads it; its key must be valid base64 here, where the package would
+    skip stray characters and sign with a key the operator did not mean. Any other
+    string is the key as UTF-8 bytes (such receivers verify with Webhook(secret.encode())).
     """
     if not secret.startswith(SECRET_PREFIX):
-        return secret.encode()
+        return Webhook(secret.encode())
     encoded = secret.removeprefix(SECRET_PREFIX)
-    try:
-        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
-    except binascii.Error:
-        key = b""
-    if not key:
-        raise ValueError(f"webhook secret: after '{SECRET_PREFIX}' must come a base64-encoded key")
-    return key
-
-
-def sign(key: bytes, message_id: str, timestamp: str, body: bytes) -> str:
-    mac = hmac.new(key, f"{message_id}.{timestamp}.".encode() + body, hashlib.sha256)
-    return "v1," + base64.b64encode(mac.digest()).decode()
+    with suppress(binascii.Error):
+        if base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True):
+            return Webhook(secret)
+    raise ValueError(f"webhook secret: after '{SECRET_PREFIX}' must come a base64-encoded key")
 
 
 class _PinnedAdapter(HTTPAdapter):
-    """Sends this attempt's request over a connection to the vetted addresses.
+    """Hands requests a urllib3 pool aimed at one vetted address, for every request.
 
-    requests asks the adapter for a urllib3 pool per request; this one always hands
-    out its own, whose connections open the socket to `addresses` themselves. The
-    pool's host is the URL's host name, so urllib3 sends SNI for it and checks the
-    certificate against it. TLS settings are fixed here (the system trust store,
-    certificate required), so requests' own CA bundle logic is switched off.
+    The pool connects to the address itself, so no name is looked up; for https,
+    `server_hostname` makes the TLS handshake send the URL's host name (SNI) and the
+    context check the certificate against it. The Host header is set by the sender.
+    TLS settings are the sender's context (the system trust store, certificate
+    required), so requests' own CA bundle logic is switched off (`cert_verify`).
     """
 
-    def __init__(self, parts: SplitResult, addresses: list[IPAddress], deadline: _Deadline,
-                 tls: ssl.SSLContext) -> None:
+    def __init__(self, parts: SplitResult, address: IPAddress, tls: ssl.SSLContext) -> None:
         super().__init__()
-        pinned = {"addresses": addresses, "deadline": deadline}
         if parts.scheme == "https":
-            self._pool: HTTPConnectionPool = _PinnedHTTPSPool(
-                parts.hostname, port_of(parts), maxsize=1, ssl_context=tls,
-                cert_reqs="CERT_REQUIRED", **pinned)
+            self._pool: HTTPConnectionPool = HTTPSConnectionPool(
+                str(address), port_of(parts), maxsize=1, ssl_context=tls,
+                cert_reqs="CERT_REQUIRED", server_hostname=parts.hostname)
         else:
-            self._pool = _PinnedHTTPPool(parts.hostname, port_of(parts), maxsize=1, **pinned)
+            self._pool = _WatchedHTTPPool(str(address), port_of(parts), maxsize=1)
 
     def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: Any,
                                         proxies: Any = None, cert: Any = None) -> HTTPConnectionPool:
@@ -194,68 +200,36 @@ class _PinnedAdapter(HTTPAdapter):
         self._pool.close()
 
 
-class _Pinned:
-    """A urllib3 connection that connects to vetted addresses, under the attempt's deadline.
-
-    `_new_conn` is the one place urllib3 opens a socket, for http and https alike; the
-    TLS handshake that follows runs on the socket returned here.
-    """
-
-    def __init__(self, *args: Any, addresses: list[IPAddress], deadline: _Deadline,
-                 **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._addresses = addresses
-        self._deadline = deadline
-
-    def _new_conn(self) -> socket.socket:
-        sock = _connect(self._addresses, self.port, self._deadline)
-        try:
-            for option in self.socket_options or ():  # urllib3's TCP_NODELAY
-                sock.setsockopt(*option)
-            self._deadline.watch(sock)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
-
-
-class _PinnedHTTPConnection(_Pinned, HTTPConnection):
-    pass
-
-
-class _PinnedHTTPSConnection(_Pinned, HTTPSConnection):
-    pass
-
-
-class _PinnedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _PinnedHTTPConnection
-
-
-class _PinnedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _PinnedHTTPSConnection
-
-
 class _Deadline:
     """One time limit for the whole attempt: connect, TLS, request and response.
 
-    Used as a context manager around the attempt: leaving it stops the watchdog.
+    Socket timeouts (requests', urllib3's) restart with every read, so a receiver
+    trickling a byte a second could hold a worker for ever. While the attempt runs,
+    its connection's socket is watched from the moment it exists: by the HTTP
+    connection once connected, by the TLS socket when its handshake begins. A
+    watchdog shuts the socket down when the time is up, whatever call is blocked on it.
     """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._at = time.monotonic() + seconds
         self.cut = False  # the watchdog shut the connection down
-        self._watchdog: threading.Timer | None = None
-        self._duplicate: socket.socket | None = None
+        self._watched: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._watchdog = threading.Timer(seconds, self._cut)
+        self._token: Token[_Deadline] | None = None
 
     def __enter__(self) -> _Deadline:
+        self._token = _running_attempt.set(self)
+        self._watchdog.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog.join()
-            self._duplicate.close()
+        _running_attempt.reset(self._token)
+        self._watchdog.cancel()
+        self._watchdog.join()
+        for duplicate in self._watched:
+            duplicate.close()
 
     def remaining(self) -> float:
         left = self._at - time.monotonic()
@@ -264,35 +238,44 @@ class _Deadline:
         return left
 
     def watch(self, sock: socket.socket) -> None:
-        """Shut `sock` down when time is up, whatever call is blocked on it.
-
-        The watchdog holds a duplicate, so it still reaches the connection after the
-        TLS socket has taken `sock` over.
-        """
-        left = self.remaining()
-        self._duplicate = sock.dup()
-        self._watchdog = threading.Timer(left, self._cut)
-        self._watchdog.start()
+        """Shut `sock` down when time is up. The watchdog holds a duplicate: it stays
+        open whatever the connection does with `sock`, so no other socket can be hit."""
+        duplicate = socket.fromfd(sock.fileno(), sock.family, sock.type)
+        with self._lock:
+            self._watched.append(duplicate)
+            if self.cut:
+                duplicate.shutdown(socket.SHUT_RDWR)
 
     def _cut(self) -> None:
-        self.cut = True
-        with suppress(OSError):  # the peer closed it already
-            self._duplicate.shutdown(socket.SHUT_RDWR)
+        with self._lock:
+            self.cut = True
+            for duplicate in self._watched:
+                with suppress(OSError):  # the peer closed it already
+                    duplicate.shutdown(socket.SHUT_RDWR)
 
 
-def _connect(addresses: list[IPAddress], port: int, deadline: _Deadline) -> socket.socket:
-    """A TCP connection to the first of `addresses` that accepts; no name is looked up."""
-    for address in addresses:
-        family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(deadline.remaining())
-            sock.connect((str(address), port))
-            return sock
-        except OSError as exc:
-            sock.close()
-            error = exc
-    raise error
+_running_attempt: ContextVar[_Deadline] = ContextVar("webhook_attempt")
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    """An http connection whose socket the running attempt's deadline watches."""
+
+    def connect(self) -> None:
+        super().connect()
+        _running_attempt.get().watch(self.sock)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedTLSSocket(ssl.SSLSocket):
+    """A TLS socket the running attempt's deadline watches from the start of its handshake
+    (the sender's context makes these, through `SSLContext.sslsocket_class`)."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        _running_attempt.get().watch(self)
+        super().do_handshake(block)
 
 
 def _outcome(status: int, headers: Mapping[str, str]) -> AttemptResult:
@@ -324,7 +307,9 @@ def _retry_after(value: str | None) -> float | None:
 
 def _network_reason(exc: BaseException, deadline: _Deadline) -> str:
     causes = list(_causes(exc))
-    if deadline.cut or any(isinstance(cause, (TimeoutError, Urllib3Timeout)) for cause in causes):
+    # urllib3's NewConnectionError (a refused or unreachable address) subclasses its TimeoutError.
+    if deadline.cut or any(isinstance(cause, (TimeoutError, Urllib3Timeout))
+                           and not isinstance(cause, NewConnectionError) for cause in causes):
         return f"timeout after {deadline.seconds} s"
     for cause in causes:
         if isinstance(cause, ConnectionRefusedError):
@@ -363,6 +348,3 @@ def _host_header(parts: SplitResult) -> str:
         return host
     return f"{host}:{parts.port}"
 
-
-def _request_target(parts: SplitResult) -> str:
-    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
