@@ -201,8 +201,13 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
 
 
 def _refusal_message(host: str, address: IPAddress, reason: str) -> str:
+    """What was refused, and the settings that allow it: the developer pointing a webhook
+    at a local receiver reads it in the 400, the operator in the delivery log."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        return f"webhook host '{host}' resolves to {address}, {reason}"
-    return f"webhook host {host} is {reason}"
+        refused = f"webhook host '{host}' resolves to {address}, {reason}"
+    else:
+        refused = f"webhook host {host} is {reason}"
+    return (f"{refused}; allowed only when the service runs with WEBHOOK_ALLOW_PRIVATE=1 "
+            "or lists the host in WEBHOOK_ALLOWED_HOSTS")
