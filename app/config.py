@@ -1,6 +1,10 @@
-"""Settings, read once from the environment (12-factor).
+"""Settings, read once from the environment (12-factor) with environs.
 
-Every setting has a safe default, so `gunicorn wsgi:app` works with nothing set.
+Every setting has a safe default, so `gunicorn wsgi:app` works with nothing set. Each
+field is read from the variable of its name in capitals (`job_ttl_seconds` from
+JOB_TTL_SECONDS) by the environs parser its `setting(...)` names; unset or blank keeps
+the default. An invalid value stops the start with environs' EnvValidationError, which
+names the variable: `Environment variable "JOB_WORKERS" invalid: ['Not a valid integer.']`.
 Tests pass overrides to `create_app(config=...)` using the field names below.
 """
 from __future__ import annotations
@@ -9,90 +13,91 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Mapping
 
+from environs import Env
 
-TRUE_WORDS = {"1", "true", "yes", "on"}
-
-
-def _items(raw: str) -> list[str]:
-    return [item.strip() for item in raw.split(",") if item.strip()]
-
-
-# How a variable's text becomes a value, by the type the field declares.
-PARSERS: dict[str, Callable[[str], Any]] = {
-    "int": int,
-    "float": float,
-    "str": str,
-    "str | None": str,
-    "bool": lambda raw: raw.lower() in TRUE_WORDS,
-    "frozenset[str]": lambda raw: frozenset(_items(raw)),
-    "tuple[str, ...]": lambda raw: tuple(_items(raw)),
-    "tuple[float, ...]": lambda raw: tuple(float(item) for item in _items(raw)),
-}
-# Spellings that do not matter: LOG_LEVEL=info, WEBHOOK_ALLOWED_HOSTS=Hooks.Example.
-NORMALISED: dict[str, Callable[[Any], Any]] = {
-    "log_level": str.upper,
-    "webhook_allowed_hosts": lambda hosts: frozenset(host.lower() for host in hosts),
-}
+# How a variable's text becomes a value: an environs parser, called as parse(env, NAME).
+Parse = Callable[[Env, str], Any]
 # gunicorn.conf.py's default GUNICORN_THREADS, which MAX_INFLIGHT_INVOKE defaults to.
 DEFAULT_THREADS = 8
 
 
+def setting(default: Any, parse: Parse = Env.str, *, secret: bool = False) -> Any:
+    """A field read by `parse` from its variable; a secret one is kept out of the repr."""
+    return field(default=default, repr=not secret, metadata={"parse": parse})
+
+
+def _items(env: Env, name: str) -> tuple[str, ...]:
+    """A comma-separated list; spaces around items and empty items are dropped."""
+    return tuple(item.strip() for item in env.list(name) if item.strip())
+
+
+def _names(env: Env, name: str) -> frozenset[str]:
+    return frozenset(_items(env, name))
+
+
+def _host_names(env: Env, name: str) -> frozenset[str]:
+    """Host names compare in lower case: WEBHOOK_ALLOWED_HOSTS=Hooks.Example allows hooks.example."""
+    return frozenset(host.lower() for host in _items(env, name))
+
+
+def _seconds_list(env: Env, name: str) -> tuple[float, ...]:
+    return tuple(env.list(name, subcast=float))
+
+
+def _upper(env: Env, name: str) -> str:
+    """LOG_LEVEL=info means INFO."""
+    return env.str(name).upper()
+
+
 @dataclass(frozen=True)
 class Settings:
-    """What the service can be told; the README's configuration table mirrors it.
+    """What the service can be told; the README's configuration table mirrors it."""
 
-    Every field is read from the environment variable of the same name in capitals
-    (`job_ttl_seconds` from JOB_TTL_SECONDS), parsed by its declared type.
-    """
-
-    log_level: str = "INFO"
-    max_content_length: int = 1024 * 1024
-    default_algorithm: str = "PrimeChecker"
-    redis_url: str | None = None
+    log_level: str = setting("INFO", _upper)
+    max_content_length: int = setting(1024 * 1024, Env.int)
+    default_algorithm: str = setting("PrimeChecker")
+    redis_url: str | None = setting(None)
     # For rediss:// on hosted Redis with self-signed certificates: "none".
-    redis_ssl_cert_reqs: str | None = None
-    job_timeout_seconds: float = 600.0
-    job_ttl_seconds: float = 3600.0
-    max_jobs: int = 10_000
-    max_queue: int = 1_000
-    job_workers: int = 4
-    webhook_workers: int = 8
-    webhook_timeout_seconds: float = 10.0
-    webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 15.0)
-    sweep_interval_seconds: float = 5.0
-    shutdown_grace_seconds: float = 20.0
-    webhook_allow_private: bool = False
-    webhook_allowed_hosts: frozenset[str] = frozenset()
-    webhook_secret: str | None = field(default=None, repr=False)
-    extra_algorithms: tuple[str, ...] = ()
-    # Hardening (app/web/auth.py, app/web/limits.py). No keys: no authentication. Never in a repr.
-    api_keys: frozenset[str] = field(default=frozenset(), repr=False)
-    metrics_public: bool = True
-    max_inflight_invoke: int = DEFAULT_THREADS
-    max_params_bytes: int = 64 * 1024
+    redis_ssl_cert_reqs: str | None = setting(None)
+    job_timeout_seconds: float = setting(600.0, Env.float)
+    job_ttl_seconds: float = setting(3600.0, Env.float)
+    max_jobs: int = setting(10_000, Env.int)
+    max_queue: int = setting(1_000, Env.int)
+    job_workers: int = setting(4, Env.int)
+    webhook_workers: int = setting(8, Env.int)
+    webhook_timeout_seconds: float = setting(10.0, Env.float)
+    webhook_retry_delays: tuple[float, ...] = setting((1.0, 5.0, 15.0), _seconds_list)
+    sweep_interval_seconds: float = setting(5.0, Env.float)
+    shutdown_grace_seconds: float = setting(20.0, Env.float)
+    webhook_allow_private: bool = setting(False, Env.bool)
+    webhook_allowed_hosts: frozenset[str] = setting(frozenset(), _host_names)
+    webhook_secret: str | None = setting(None, secret=True)
+    extra_algorithms: tuple[str, ...] = setting((), _items)
+    # Hardening (app/web/auth.py, app/web/limits.py). No keys: no authentication.
+    api_keys: frozenset[str] = setting(frozenset(), _names, secret=True)
+    metrics_public: bool = setting(True, Env.bool)
+    # Unset: GUNICORN_THREADS (see from_env).
+    max_inflight_invoke: int = setting(DEFAULT_THREADS, Env.int)
+    max_params_bytes: int = setting(64 * 1024, Env.int)
     # Scale-out workers (app/worker.py): replace a worker process after this many jobs, and
     # sweep for jobs whose worker was lost this often.
-    worker_max_jobs: int = 1000
-    worker_sweep_seconds: float = 2.0
+    worker_max_jobs: int = setting(1000, Env.int)
+    worker_sweep_seconds: float = setting(2.0, Env.float)
     # Edges of the HTTP layer (app/web/body_deadline.py, app/webhooks/address_policy.py).
-    body_timeout_seconds: float = 10.0
-    webhook_dns_timeout_seconds: float = 3.0
+    body_timeout_seconds: float = setting(10.0, Env.float)
+    webhook_dns_timeout_seconds: float = setting(3.0, Env.float)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+    def from_env(cls) -> Settings:
         """Each field from the variable of its name in capitals; unset or blank: the default."""
-        values: dict[str, Any] = {}
-        for setting in fields(cls):
-            raw = environ.get(setting.name.upper(), "").strip()
-            if raw:
-                value = PARSERS[setting.type](raw)
-                values[setting.name] = NORMALISED.get(setting.name, lambda v: v)(value)
-        threads = environ.get("GUNICORN_THREADS", "").strip()
-        if threads and "max_inflight_invoke" not in values:
-            values["max_inflight_invoke"] = int(threads)
+        env = Env()
+        values = {setting.name: setting.metadata["parse"](env, setting.name.upper())
+                  for setting in fields(cls) if _is_set(setting.name.upper())}
+        if "max_inflight_invoke" not in values and _is_set("GUNICORN_THREADS"):
+            values["max_inflight_invoke"] = env.int("GUNICORN_THREADS")
         return cls(**values)
 
-    def with_overrides(self, overrides: Mapping[str, Any] | None) -> "Settings":
+    def with_overrides(self, overrides: Mapping[str, Any] | None) -> Settings:
         """Return a copy with the given fields replaced; unknown names are a programming error."""
         if not overrides:
             return self
@@ -101,3 +106,7 @@ class Settings:
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
         return replace(self, **overrides)
+
+
+def _is_set(name: str) -> bool:
+    return bool(os.environ.get(name, "").strip())

@@ -20,7 +20,6 @@ from marshmallow import Schema, fields
 from app import create_app
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS
-from app.config import Settings
 from app.web.errors import ApiError
 from app.web.limits import check_params_size, json_size
 from tests.servers import Service, wait_for
@@ -131,13 +130,6 @@ def test_a_failing_algorithm_gives_its_slot_back():
         assert client.post("/invoke/Broken", json={}).status_code == 500
     assert client.post("/invoke", json={"number": 17}).status_code == 200
 
-
-def test_inflight_default_is_gunicorns_thread_count():
-    assert Settings.from_env({}).max_inflight_invoke == 8
-    assert Settings.from_env({"GUNICORN_THREADS": "16"}).max_inflight_invoke == 16
-    assert Settings.from_env({"GUNICORN_THREADS": "16", "MAX_INFLIGHT_INVOKE": "14"}
-                             ).max_inflight_invoke == 14
-    assert Settings.from_env({"MAX_PARAMS_BYTES": "1000"}).max_params_bytes == 1000
 
 
 @pytest.mark.parametrize("field", ["max_inflight_invoke", "max_params_bytes"])
