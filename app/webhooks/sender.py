@@ -243,15 +243,19 @@ class _Deadline:
         duplicate = socket.fromfd(sock.fileno(), sock.family, sock.type)
         with self._lock:
             self._watched.append(duplicate)
-            if self.cut:
-                duplicate.shutdown(socket.SHUT_RDWR)
+            if self.cut:  # connected just as time ran out
+                _shut(duplicate)
 
     def _cut(self) -> None:
         with self._lock:
             self.cut = True
             for duplicate in self._watched:
-                with suppress(OSError):  # the peer closed it already
-                    duplicate.shutdown(socket.SHUT_RDWR)
+                _shut(duplicate)
+
+
+def _shut(sock: socket.socket) -> None:
+    with suppress(OSError):  # the peer closed it already
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 _running_attempt: ContextVar[_Deadline] = ContextVar("webhook_attempt")
