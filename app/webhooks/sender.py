@@ -147,7 +147,7 @@ class WebhookSender:
         }
         if self._signer is not None:
             signed_at = datetime.fromtimestamp(timestamp, timezone.utc)
-            # As str: standardwebhooks before 1.3 signs only str, and body is UTF-8 JSON.
+            # As str: earlier 1.x releases of standardwebhooks sign only str; body is UTF-8 JSON.
             headers["webhook-signature"] = self._signer.sign(message_id, signed_at, body.decode())
         return headers
 
