@@ -27,7 +27,11 @@ from tests.transports import ClientTransport, HttpTransport
 
 RUN_MARK = "FS_TEST_RUN"
 os.environ[RUN_MARK] = uuid.uuid4().hex  # inherited by every process the tests start
-RUN_TMP = tempfile.mkdtemp(prefix="functional-scaffold-tests-")
+# Under pytest-xdist each worker process imports this file with the controller's
+# environment: it gets a mark of its own (so its leftover check sees only its own
+# children) and a temp directory inside the controller's, named short because
+# Chromium's socket path inside it must stay under 108 bytes.
+RUN_TMP = tempfile.mkdtemp(prefix=f"{os.environ.get('PYTEST_XDIST_WORKER', 'fstests')}-")
 os.environ["TMPDIR"] = tempfile.tempdir = RUN_TMP
 LEFTOVER_WAIT_SECONDS = 15
 
