@@ -72,9 +72,12 @@ def test_one_webhook_on_failure(deployment):
     assert delivery.json()["result"] is None
 
 
-def test_the_documented_schedule_1_5_15_seconds(deployment):
-    """The one test on the real schedule: a receiver that never recovers."""
-    http = HttpTransport(deployment.base_url)
+def test_the_documented_schedule_1_5_15_seconds(scale_out):
+    """The one test on the real schedule: a receiver that never recovers. Scale-out
+    mode, where the schedule goes through RQ's scheduler; both modes read the same
+    WEBHOOK_RETRY_DELAYS (tests/test_config.py), and the embedded timer is checked on
+    a short schedule below."""
+    http = HttpTransport(scale_out.base_url)
     with Receiver(default=503) as dead:
         job_id = create_job(http, "PrimeChecker", {"number": 3}, webhook=dead.url)
         record = wait_job(http, job_id, webhook_status="failed", timeout=40)
