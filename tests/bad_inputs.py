@@ -31,7 +31,12 @@ BAD_INVOKE_INPUTS = [
     BadInput("string abc", number_body('"abc"'), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("string 17", number_body('"17"'), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("float 17.5", number_body("17.5"), JSON, 400, "VALIDATION_ERROR", "number"),
-    BadInput("float 17.0", number_body("17.0"), JSON, 400, "VALIDATION_ERROR", "number"),
+    BadInput("float 17.5e-1", number_body("17.5e-1"), JSON, 400, "VALIDATION_ERROR", "number"),
+    BadInput("float 1e-400", number_body("1e-400"), JSON, 400, "VALIDATION_ERROR", "number"),
+    # Integral, so integers, but past a float's range: echoed as JSON, never as Infinity.
+    BadInput("-1e400", number_body("-1e400"), JSON, 400, "VALIDATION_ERROR", "number"),
+    BadInput("1e5000", number_body("1e5000"), JSON, 400, "VALIDATION_ERROR", "number"),
+    BadInput("9.3e18", number_body("9.3e18"), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("true", number_body("true"), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("null", number_body("null"), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("missing field", b"{}", JSON, 400, "VALIDATION_ERROR", "number"),

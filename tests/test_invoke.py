@@ -51,6 +51,27 @@ def test_bad_input_gets_documented_envelope(http, bad: BadInput):
     assert len(reply.text) < 2000, "long values must be echoed truncated"
 
 
+@pytest.mark.parametrize("raw, number", [
+    ("17.0", 17), ("1.7e1", 17), ("-311.0", -311), ("170E-1", 17),
+    ("9007199254740993.0", 9007199254740993),  # exact: no float on the way
+    ("9.223372036854775807e18", 2**63 - 1), ("-9.223372036854775808e18", -(2**63)),
+])
+def test_an_integral_number_is_that_integer(http, raw, number):
+    """JSON Schema 2020-12 (OpenAPI 3.1's `type: integer`) counts 17.0 as the integer 17."""
+    reply = http.request("POST", "/invoke", ('{"number": %s}' % raw).encode(), "application/json")
+    assert reply.status == 200, reply.text
+    assert reply.json()["result"]["number"] == number
+
+
+@pytest.mark.parametrize("raw", ["-1e400", "1e400", "-1.5e999"])
+def test_a_number_past_a_float_is_refused_with_a_json_echo(http, raw):
+    reply = http.request("POST", "/invoke", ('{"number": %s}' % raw).encode(), "application/json")
+    assert reply.status == 400
+    details = reply.json()["details"]  # strict JSON: no -Infinity in it
+    assert details["field"] == "number" and "allowed_range" in details
+    assert isinstance(details["value"], str) and "Infinity" not in details["value"]
+
+
 def test_documented_validation_message_word_for_word(http):
     body = http.post_json("/invoke", {"number": "abc"}).json()
     assert body["error"] == "VALIDATION_ERROR"

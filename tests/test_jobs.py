@@ -99,6 +99,19 @@ def test_invalid_job_requests_are_wrapped_400(jobs_http, body, field):
     assert detail["details"]["field"] == field
 
 
+def test_integral_params_are_integers_and_huge_ones_echo_as_json(jobs_http):
+    reply = jobs_http.request("POST", "/jobs",
+                              b'{"algorithm": "PrimeChecker", "params": {"number": 1.7e1}}',
+                              "application/json")
+    assert reply.status == 202, reply.text
+    reply = jobs_http.request("POST", "/jobs",
+                              b'{"algorithm": "PrimeChecker", "params": {"number": -1e400}}',
+                              "application/json")
+    assert reply.status == 400
+    details = reply.json()["detail"]["details"]  # strict JSON: no -Infinity in it
+    assert details["field"] == "params.number" and isinstance(details["value"], str)
+
+
 def test_params_message_matches_invoke(jobs_http):
     reply = jobs_http.post_json("/jobs", {"algorithm": "PrimeChecker", "params": {"number": "abc"}})
     assert reply.json()["detail"]["message"] == "number must be an integer"

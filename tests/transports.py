@@ -12,6 +12,10 @@ from typing import Any
 import requests
 
 
+def _not_json(constant: str) -> Any:
+    raise AssertionError(f"{constant} is not JSON: a strict parser refuses the whole body")
+
+
 @dataclass
 class Reply:
     status: int
@@ -19,7 +23,8 @@ class Reply:
     text: str
 
     def json(self) -> Any:
-        return json.loads(self.text)
+        """The body as strict JSON: `NaN` or `Infinity` in it fails the test."""
+        return json.loads(self.text, parse_constant=_not_json)
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers.items():

@@ -1,7 +1,8 @@
 """Reading a request body as JSON, strictly and safely.
 
 Flask's `get_json` would accept `NaN`, turn a 5000-digit number into a 500 (Python
-refuses int conversion past 4300 digits) and treat text/plain as missing. JSON's
+refuses int conversion past 4300 digits), read `-1e400` as -Infinity (which no strict
+JSON parser accepts back in an echo) and treat text/plain as missing. JSON's
 grammar also admits a lone UTF-16 surrogate (`"\ud800"`), which is no Unicode
 character: it cannot be encoded as UTF-8, so echoing, measuring or storing it would
 fail later; it is refused here, with its place named. And a chunked body past
@@ -11,6 +12,7 @@ those cases once, for every route.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from flask import request
@@ -33,18 +35,35 @@ def _parse_int(text: str) -> int | HugeInteger:
         return HugeInteger(text)
 
 
+def _parse_float(text: str) -> int | float | HugeInteger:
+    """A JSON number with a fraction or exponent. An integral one (`17.0`, `1.7e1`) is
+    that integer, as JSON Schema 2020-12 and OpenAPI 3.1 read `type: integer`; read
+    exactly (`9007199254740993.0` stays itself), never through a float. Only finite
+    floats come out: a magnitude past a float's (`-1e400`) is integral, so it becomes
+    an integer or, past 4300 digits, a HugeInteger, and every echo stays JSON."""
+    number = Decimal(text)
+    if number != number.to_integral_value():
+        return float(text)
+    if number.adjusted() >= _MAX_INT_DIGITS:
+        return HugeInteger(text)
+    return int(number)
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
 MAX_ECHO_CHARS = 64
+_MAX_INT_DIGITS = 4300  # Python's own limit on int <-> str conversion
 
 # Built once: `json.loads(..., parse_int=...)` would build a decoder on every call.
-_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_refuse_constant)
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float,
+                            parse_constant=_refuse_constant)
 
 
 def loads(text: str | bytes) -> Any:
-    """Decode JSON; NaN/Infinity are refused and oversized integers become HugeInteger."""
+    """Decode JSON; NaN/Infinity are refused, integral numbers are ints and oversized
+    integers become HugeInteger."""
     if isinstance(text, bytes):
         # What json.loads does with bytes: UTF-8, or UTF-16/32 recognised by the first bytes.
         text = text.decode(json.detect_encoding(text), "surrogatepass")
