@@ -10,7 +10,8 @@ So the time is measured here, from the moment the app gets the request (its head
 complete) until the body has fully arrived (BODY_TIMEOUT_SECONDS). When it runs out,
 one watcher thread shuts the read side of the client socket: a recv() blocked on it
 returns at once, the read comes up short, and the request answers 408 REQUEST_TIMEOUT
-with `Connection: close`.
+with `Connection: close`. A body gunicorn cannot read at all (a malformed chunk) is
+answered here too: 400 VALIDATION_ERROR, the connection closed.
 Slow request headers and slow readers of the response are not covered: only a
 buffering proxy stops those (README, "Slow clients").
 """
@@ -23,7 +24,7 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
-from app.web.errors import ApiError
+from app.web.errors import ApiError, validation_error
 
 StartResponse = Callable[..., Any]
 
@@ -41,13 +42,27 @@ def remember_request(worker: Any, req: Any) -> None:
     _served.request = req
 
 
-def request_timeout(seconds: float) -> ApiError:
+def closing(error: ApiError) -> ApiError:
+    """`error`, with gunicorn told to close the connection once it is answered: the rest
+    of the body is unread or unreadable, so the next request could not be found in it."""
     request = getattr(_served, "request", None)
     if request is not None:
         request.must_close = True
-    return ApiError(408, "REQUEST_TIMEOUT",
-                    f"request body did not arrive within {seconds:g} seconds",
-                    {"body_timeout_seconds": seconds})
+    return error
+
+
+def request_timeout(seconds: float) -> ApiError:
+    return closing(ApiError(408, "REQUEST_TIMEOUT",
+                            f"request body did not arrive within {seconds:g} seconds",
+                            {"body_timeout_seconds": seconds}))
+
+
+def malformed_body(exc: Exception) -> ApiError:
+    """A body gunicorn could not read (a bad chunk size or terminator): the client's
+    mistake, a 400 like any other bad body, never a 500."""
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return closing(validation_error("request body is not valid HTTP framing", field="body",
+                                    reason=reason[:200]))
 
 
 class Alarm:
@@ -166,10 +181,10 @@ class DeadlineInput:
             raise request_timeout(self._seconds)
         try:
             data = read(size)
-        except Exception:
+        except Exception as exc:
             if self._alarm.fired:
                 raise request_timeout(self._seconds) from None
-            raise
+            raise malformed_body(exc) from None
         if self._left is not None:
             self._left -= len(data)
         complete = not data if self._left is None else self._left <= 0
