@@ -11,7 +11,7 @@ from openapi_spec_validator import validate
 
 from app.web import auth
 from app.config import Settings
-from tests.servers import Service, wait_for
+from tests.servers import ScaleOut, Service, wait_for
 from tests.test_docs_browser import rendered_dom
 from tests.transports import ClientTransport, HttpTransport
 
@@ -31,6 +31,21 @@ def keyed_app(make_app):
 def keyed_service():
     with Service({"API_KEYS": ",".join(KEYS)}) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def keyed_scale_out():
+    with ScaleOut({"API_KEYS": ",".join(KEYS)}, 1, 1) as deployment:
+        yield deployment
+
+
+@pytest.fixture(params=["test_client", "gunicorn", "scale_out"])
+def keyed_jobs(request):
+    """The job API with API keys on, in every mode: jobs belong to a key."""
+    if request.param == "test_client":
+        return ClientTransport(request.getfixturevalue("keyed_app")().test_client())
+    fixture = "keyed_service" if request.param == "gunicorn" else "keyed_scale_out"
+    return HttpTransport(request.getfixturevalue(fixture).base_url)
 
 
 @pytest.fixture(params=["test_client", "gunicorn"])
@@ -167,3 +182,18 @@ def test_swagger_ui_offers_the_authorize_button(keyed_service):
     dom = rendered_dom(keyed_service.url("/docs"))
     assert "btn authorize" in dom
     assert 'data-path="/invoke"' in dom
+
+
+def test_a_job_belongs_to_the_key_that_created_it(keyed_jobs):
+    alpha, beta = ({"X-API-Key": key} for key in KEYS)
+    created = keyed_jobs.request("POST", "/jobs", b'{"algorithm": "PrimeChecker", "params": {"number": 17}}',
+                                 "application/json", headers=alpha)
+    assert created.status == 202, created.text
+    job_id = created.json()["job_id"]
+    for method in ("GET", "DELETE"):
+        reply = keyed_jobs.request(method, f"/jobs/{job_id}", headers=beta)
+        assert reply.status == 404, (method, reply.text)
+        assert reply.json()["detail"]["error"] == "JOB_NOT_FOUND"
+        assert reply.json()["detail"]["message"] == f"任务 '{job_id}' 不存在或已过期"
+    assert keyed_jobs.request("GET", f"/jobs/{job_id}", headers=alpha).json()["job_id"] == job_id
+    assert keyed_jobs.request("DELETE", f"/jobs/{job_id}", headers=alpha).status in (200, 409)

@@ -54,6 +54,8 @@ class JobRecord:
     # Additions to the documented record: where the webhook delivery stands.
     webhook_status: str | None = None
     webhook_attempts: int = 0
+    # Who created the job (app/web/auth.py's client id): only they can read or cancel it.
+    owner: str = ""
 
     @property
     def finished(self) -> bool:

@@ -51,7 +51,7 @@ def create_job() -> Response:
            path_descriptions=JOB_ID)
 def get_job(job_id: str) -> Response:
     """查询任务状态: every documented field, null where it does not apply yet."""
-    return jsonify(scaffold().jobs.get(job_id).public_view())
+    return jsonify(scaffold().jobs.get(job_id, client_id()).public_view())
 
 
 @bp.delete("/jobs/<job_id>")
@@ -62,4 +62,4 @@ def get_job(job_id: str) -> Response:
                "the job then reads `cancelled`.", path_descriptions=JOB_ID)
 def cancel_job(job_id: str) -> Response:
     """Cancel a job (an extension): pending ones always, running ones if the algorithm allows."""
-    return jsonify(scaffold().jobs.cancel(job_id).public_view())
+    return jsonify(scaffold().jobs.cancel(job_id, client_id()).public_view())

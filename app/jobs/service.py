@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -76,15 +77,15 @@ class JobService:
         data["algorithm"] = algorithm.name
         try:
             if idempotency_key is None:
-                return self._submit(data, request_id), False
+                return self._submit(data, request_id, client), False
             return self._submit_once(idempotency_key, client, data, request_id)
         except (QueueFull, StoreFull, StoreUnavailable) as exc:
             log.warning("job refused: %s", type(exc).__name__, extra={"reason": str(exc)})
             raise service_unavailable() from None
 
-    def cancel(self, job_id: str) -> JobRecord:
+    def cancel(self, job_id: str, client: str = "") -> JobRecord:
         """Cancel a pending job, or a running one whose algorithm allows it (409 otherwise)."""
-        record = self.get(job_id)
+        record = self.get(job_id, client)
         algorithm = self.algorithms.get(record.algorithm)
         expected = {PENDING, RUNNING} if algorithm and algorithm.cancellable else {PENDING}
         try:
@@ -95,7 +96,7 @@ class JobService:
         except StoreUnavailable:
             raise service_unavailable() from None
         if cancelled is None:
-            current = self.get(job_id)
+            current = self.get(job_id, client)
             raise ApiError(409, "CONFLICT", f"a {current.status} job cannot be cancelled",
                            {"status": current.status})
         self.backend.release(job_id)
@@ -103,22 +104,25 @@ class JobService:
         log.info("job cancelled", extra={"job_id": job_id})
         return cancelled
 
-    def get(self, job_id: str) -> JobRecord:
+    def get(self, job_id: str, client: str = "") -> JobRecord:
+        """The job, if `client` created it: another client's job is as unknown as a
+        missing one, so ids cannot be probed across API keys."""
         if not JOB_ID_PATTERN.fullmatch(job_id):
             raise job_not_found(job_id)
         try:
             record = self.backend.store.get(job_id)
         except StoreUnavailable:
             raise service_unavailable() from None
-        if record is None:
+        if record is None or not hmac.compare_digest(record.owner, client):
             raise job_not_found(job_id)
         return record
 
-    def _submit(self, data: dict[str, Any], request_id: str, job_id: str | None = None) -> JobRecord:
+    def _submit(self, data: dict[str, Any], request_id: str, client: str,
+                job_id: str | None = None) -> JobRecord:
         for _ in range(ID_ATTEMPTS):
             record = JobRecord(job_id=job_id or new_job_id(), algorithm=data["algorithm"],
                                params=data["params"], webhook=data["webhook"],
-                               request_id=request_id)
+                               request_id=request_id, owner=client)
             if self.backend.submit(record):
                 self.metrics.series(self.metrics.jobs_created, record.algorithm).inc()
                 log.debug("job created", extra={"job_id": record.job_id,
@@ -140,7 +144,7 @@ class JobService:
         kept = store.remember(scoped_key, claim, self.job_ttl_seconds)
         if kept is None:
             try:
-                return self._submit(data, request_id, claim["job_id"]), False
+                return self._submit(data, request_id, client, claim["job_id"]), False
             except Exception:
                 store.forget(scoped_key)
                 raise
