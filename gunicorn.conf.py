@@ -50,7 +50,8 @@ keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 # Recycling a worker drops in-memory jobs, so it is off unless jobs live in Redis.
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0) if SCALE_OUT else 0
 max_requests_jitter = max_requests // 10
-# Behind a reverse proxy the client address comes from X-Forwarded-For (README: nginx).
+# Peers trusted for X-Forwarded-Proto; the app trusts the same ones for X-Forwarded-For
+# (app/web/client_address.py, README: Behind nginx).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # gunicorn 27 opens a control socket under $HOME by default; platforms have no writable home.
 control_socket_disable = True

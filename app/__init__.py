@@ -15,6 +15,7 @@ from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS, with_extras
 from app.web.auth import public_paths, register_auth
 from app.web.body_deadline import BodyDeadline
+from app.web.client_address import TrustedProxyFix
 from app.config import Settings
 from app.web.errors import register_error_handlers
 from app.extensions import EXTENSION_KEY, Scaffold
@@ -58,6 +59,7 @@ def create_app(
     app.wsgi_app = BodyDeadline(app.wsgi_app, settings.body_timeout_seconds)  # type: ignore[method-assign]
     # Request ids, security headers, HTTP metrics and the access log wrap every request.
     app.wsgi_app = RequestCycle(app.wsgi_app, services.metrics)  # type: ignore[method-assign]
+    app.wsgi_app = TrustedProxyFix(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
     register_error_handlers(app)
     register_auth(app, settings)
     register_blueprints(app)

@@ -85,6 +85,9 @@ class Settings:
     worker_sweep_seconds: float = setting(2.0, Env.float)
     # Edges of the HTTP layer (app/web/body_deadline.py, app/webhooks/address_policy.py).
     body_timeout_seconds: float = setting(10.0, Env.float)
+    # Peers whose X-Forwarded-For names the client (app/web/client_address.py); gunicorn
+    # reads the same variable for X-Forwarded-Proto.
+    forwarded_allow_ips: tuple[str, ...] = setting(("127.0.0.1", "::1"), _items)
     webhook_dns_timeout_seconds: float = setting(3.0, Env.float)
 
     @classmethod

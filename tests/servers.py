@@ -277,3 +277,40 @@ class ScaleOut:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Nginx(ManagedProcess):
+    """A real nginx in the foreground with a configuration the test gives, in a prefix
+    directory of its own (logs, pid, temp files), removed when the run ends."""
+
+    def __init__(self, config: str, port: int) -> None:
+        self.port = port
+        self.prefix = tempfile.mkdtemp(prefix="fs-nginx-")
+        _TEMP_PATHS.append(self.prefix)
+        self.config = os.path.join(self.prefix, "nginx.conf")
+        Path(self.config).write_text(config)
+        super().__init__(["nginx", "-p", self.prefix, "-e", "stderr", "-c", self.config,
+                          # Under root, workers would run as nobody, who cannot enter
+                          # the run's private temp directory where the prefix is.
+                          "-g", "daemon off;" + (" user root;" if os.getuid() == 0 else "")],
+                         process_env({}))
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> "Nginx":
+        self.start()
+        wait_for(self._listening, 15, message=f"nginx on port {self.port}")
+        return self
+
+    def _listening(self) -> bool:
+        if not self.alive():
+            raise AssertionError(f"nginx exited early:\n{self.output()[-3000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -38,6 +38,7 @@ SAMPLES = {
     "worker_sweep_seconds": ("0.5", 0.5),
     "body_timeout_seconds": ("2", 2.0),
     "webhook_dns_timeout_seconds": ("0.2", 0.2),
+    "forwarded_allow_ips": ("10.0.0.1, 10.1.0.0/16", ("10.0.0.1", "10.1.0.0/16")),
 }
 # A value each number and yes/no field must refuse at start, naming its variable.
 INVALID_BY_TYPE = {int: "12abc", float: "soon", bool: "maybe"}

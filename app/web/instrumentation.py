@@ -59,7 +59,8 @@ class RequestCycle:
         self.metrics.count_request(method, endpoint, status, elapsed)
         if access_log.isEnabledFor(logging.INFO):
             access_line(request_id, {"method": method, "path": _path(environ), "endpoint": endpoint,
-                                     "status": status, "duration_ms": round(elapsed * 1000, 3)})
+                                     "status": status, "duration_ms": round(elapsed * 1000, 3),
+                                     "remote_addr": environ.get("REMOTE_ADDR")})
 
 
 def _path(environ: dict[str, Any]) -> str:

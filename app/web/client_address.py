@@ -1,0 +1,43 @@
+"""The client's address, for the access line: behind a trusted proxy, the one it names.
+
+gunicorn trusts `FORWARDED_ALLOW_IPS` for X-Forwarded-Proto but leaves REMOTE_ADDR the
+proxy's. Werkzeug's ProxyFix puts X-Forwarded-For's last hop there, but trusts every
+peer that sends the header; so it is applied here only to requests whose peer is
+one of FORWARDED_ALLOW_IPS (`*`: any). Anyone else's X-Forwarded-For is ignored, so a
+client cannot write another address into the logs.
+"""
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Callable, Iterable
+
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict, StartResponse], Iterable[bytes]]
+
+
+class TrustedProxyFix:
+    """ProxyFix (one proxy's X-Forwarded-For) for requests from a trusted peer only."""
+
+    def __init__(self, wsgi_app: WsgiApp, trusted: Iterable[str]) -> None:
+        self.direct = wsgi_app
+        self.proxied = ProxyFix(wsgi_app, x_for=1, x_proto=0, x_host=0, x_port=0, x_prefix=0)
+        trusted = tuple(trusted)
+        self.trust_all = "*" in trusted
+        self.networks = tuple(ipaddress.ip_network(peer, strict=False)
+                              for peer in trusted if peer != "*")
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        peer = environ.get("REMOTE_ADDR", "")
+        app = self.proxied if self._trusted(peer) else self.direct
+        return app(environ, start_response)
+
+    def _trusted(self, peer: str) -> bool:
+        if self.trust_all:
+            return True
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:  # a Unix socket has no address
+            return False
+        return any(address in network for network in self.networks)
