@@ -58,6 +58,14 @@ def test_alert_rules_pass_promtool_check_and_their_unit_tests():
     assert tested.returncode == 0, tested.stdout + tested.stderr
 
 
+def test_metrics_pass_promtool_check_metrics(http):
+    http.post_json("/invoke", {"number": 7})
+    body = http.get("/metrics").text
+    checked = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def alert_rules() -> list[dict]:
     return [rule for group in yaml.safe_load(ALERTS.read_text())["groups"]
             for rule in group["rules"] if "alert" in rule]
