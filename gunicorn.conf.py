@@ -15,9 +15,14 @@ import os
 import shutil
 import tempfile
 
-_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-_METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="fs-metrics-")
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = _METRICS_DIR
+# A SIGHUP makes the master read this file again, with the directory already in the
+# environment: who made it is remembered there too, so the master that made it, and
+# only that one, removes it on exit.
+_METRICS_DIR_OWNER = "FS_METRICS_DIR_OWNER_PID"
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="fs-metrics-")
+    os.environ[_METRICS_DIR_OWNER] = str(os.getpid())
+_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 # Only now, with the metrics directory in the environment, may app code be imported.
 from app.serving import server_errors  # noqa: E402
@@ -114,5 +119,5 @@ def child_exit(server, worker) -> None:
 
 
 def on_exit(server) -> None:
-    if _OWN_METRICS_DIR:
+    if os.environ.get(_METRICS_DIR_OWNER) == str(os.getpid()):
         shutil.rmtree(_METRICS_DIR, ignore_errors=True)

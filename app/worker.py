@@ -9,12 +9,16 @@ job gave is kept by the supervisor:
   leaks is given back;
 - JOB_TIMEOUT_SECONDS is enforced by SIGALRM inside the worker (RQ's time limit), and
   a worker still on the job KILL_GRACE_SECONDS later is killed and the job failed;
-- a worker that dies is noticed within a tick; its job is failed and a new worker starts.
+- a worker that dies is noticed within a tick; its job is failed (a webhook attempt
+  is counted as failed and retried) and a new worker starts.
 
 The supervisor installs its signal handlers before it forks anything and blocks the
-signals while it forks, so a SIGTERM at any moment reaches every worker it started:
-workers finish their current job and exit, then so does the supervisor. Workers also
-get SIGTERM from the kernel if the supervisor itself is killed (Linux).
+signals while it forks, so a SIGTERM at any moment reaches every worker it started.
+A worker holds SIGTERM back while it runs a job, so the job finishes and the worker
+exits right after it; a worker still running STOP_GRACE_SECONDS after the signal is
+killed and its task settled as above, so a stop takes at most a few seconds. A worker whose
+supervisor dies, even by SIGKILL, is killed by the kernel (Linux), so none outlives
+it; its job is then failed by its lease, like any job of a machine that went away.
 
 Between ticks it does, catching every Redis error so that nothing stops for good when
 Redis goes away and comes back: for `webhooks`, RQ's scheduler (webhook retries wait
@@ -31,19 +35,22 @@ import threading
 import time
 from typing import Callable
 
+import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq.timeouts import JobTimeoutException
 
 from app.jobs import tasks
-from app.jobs.model import PENDING, RUNNING
+from app.jobs.embedded import SHUTDOWN_WHILE_RUNNING
 from app.observability.logs import configure_logging
 
 log = logging.getLogger("app.worker")
 
 TICK_SECONDS = 0.25
 KILL_GRACE_SECONDS = 5.0
+STOP_GRACE_SECONDS = 3.0
+STOP_POLL_SECONDS = 0.02
 RESTART_DELAY_SECONDS = 1.0
 SIGNALS = {signal.SIGTERM, signal.SIGINT}
 PR_SET_PDEATHSIG = 1
@@ -159,12 +166,13 @@ class Supervisor:
     def _become_worker(self, slot: tasks.JobSlot) -> None:
         """In the forked process: a SimpleWorker until it has done max_jobs jobs or is stopped."""
         code = 1
-        for signum in SIGNALS:
-            signal.signal(signum, signal.SIG_DFL)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
         try:
             _die_with_parent(self.pid)
+            for signum in SIGNALS:  # still blocked: a SIGTERM from now on ends the process
+                signal.signal(signum, signal.SIG_DFL)
             code = run_worker(self.queue_name, slot, self.max_jobs)
+        except redis.ConnectionError as exc:  # started again a second later, as Redis allows
+            log.warning("worker process stopped: Redis unreachable", extra={"error": str(exc)})
         except BaseException:
             log.exception("worker process failed")
         finally:
@@ -184,42 +192,54 @@ class Supervisor:
         slot = self.children.pop(pid)
         lived = time.monotonic() - self.started.pop(pid)
         self.signalled.discard(pid)
-        job_id, _ = slot.read()
+        work = slot.read()
         code = os.waitstatus_to_exitcode(status)
-        if code != 0 or job_id:
+        if code != 0 or work.job_id:
             log.warning("worker process ended", extra={"pid": pid, "exit_code": code,
-                                                       "job_id": job_id})
-        if code != 0 or job_id or lived < RESTART_DELAY_SECONDS:  # e.g. Redis unusable
+                                                       "job_id": work.job_id})
+        if code != 0 or work.job_id or lived < RESTART_DELAY_SECONDS:  # e.g. Redis unusable
             self.next_start = time.monotonic() + RESTART_DELAY_SECONDS
-        if job_id:
-            self._fail(job_id, tasks.WORKER_LOST)
+        if work.job_id:
+            self._settle(work, tasks.WORKER_LOST)
 
     def _watch_deadlines(self) -> None:
         for pid, slot in list(self.children.items()):
-            job_id, deadline = slot.read()
-            if job_id and time.time() > deadline + KILL_GRACE_SECONDS:
-                log.error("job overran its time limit; killing its worker",
-                          extra={"job_id": job_id, "pid": pid})
-                self._kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                self.children.pop(pid)
-                self.started.pop(pid)
-                self._fail(job_id, tasks.TIMED_OUT)
+            work = slot.read()
+            if work.job_id and time.time() > work.deadline + KILL_GRACE_SECONDS:
+                log.error("task overran its time limit; killing its worker",
+                          extra={"job_id": work.job_id, "pid": pid})
+                self._kill_and_settle(pid, work, tasks.TIMED_OUT)
 
-    def _fail(self, job_id: str, error: str) -> None:
+    def _settle(self, work: tasks.Work, error: str) -> None:
         try:
-            tasks.fail_and_notify(job_id, error, frozenset({PENDING, RUNNING}))
-        except Exception:  # the lease and stranded sweeps will fail it later
-            log.warning("could not fail the job of a lost worker", extra={"job_id": job_id},
-                        exc_info=True)
+            tasks.settle_lost(self.queue_name, work, error)
+        except Exception:  # for a job, the lease and stranded sweeps will fail it later
+            log.warning("could not settle the task of a lost worker",
+                        extra={"job_id": work.job_id}, exc_info=True)
 
     def _stop_children(self) -> None:
+        """Each worker finishes its job and exits; one still running after the grace is
+        killed and its job failed."""
         for pid in list(self.children):
             if pid not in self.signalled:
                 self._kill(pid, signal.SIGTERM)
-        for pid in list(self.children):
-            _, status = os.waitpid(pid, 0)
-            self._exited(pid, status)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while self.children and time.monotonic() < deadline:
+            self._collect_exited()
+            time.sleep(STOP_POLL_SECONDS)
+        for pid, slot in list(self.children.items()):
+            work = slot.read()
+            log.warning("worker process still busy after the stop grace; killing it",
+                        extra={"pid": pid, "job_id": work.job_id})
+            self._kill_and_settle(pid, work, SHUTDOWN_WHILE_RUNNING)
+
+    def _kill_and_settle(self, pid: int, work: tasks.Work, error: str) -> None:
+        self._kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        self.children.pop(pid)
+        self.started.pop(pid)
+        if work.job_id:
+            self._settle(work, error)
 
     @staticmethod
     def _kill(pid: int, signum: int) -> None:
@@ -232,61 +252,79 @@ class Supervisor:
 class InProcessWorker(SimpleWorker):
     """RQ's SimpleWorker without RQ's per-job bookkeeping, which ours makes redundant.
 
-    RQ made about 24 Redis round trips per job besides ours: worker heartbeats and
-    states, the started/finished registries, execution records, the job's own status,
-    its dependents. Our job record is the job's truth, and the lease and the sweeps
-    (app/jobs/tasks.py) do what RQ's started and failed registries do, so a job here
-    costs RQ two round trips (taking it off the queue, reading it) and one write that
-    removes it from the intermediate queue and drops its RQ hash (result_ttl is 0).
-    RQ's time limit is kept (SIGALRM in this process); the worker's heartbeat and the
-    `rq suspend` check run at most once a second, its state is written when it changes.
+    Only public methods are overridden. RQ made about 24 Redis round trips per job
+    besides ours: worker heartbeats and states, the started/finished registries,
+    execution records, the job's own status, its dependents. Our job record is the
+    job's truth, and the lease and the sweeps (app/jobs/tasks.py) do what RQ's started
+    and failed registries do, so a job here costs RQ two round trips (taking it off the
+    queue, reading it) and one write that removes it from the intermediate queue and
+    drops its RQ hash (result_ttl is 0), under the key names RQ's public properties
+    give. RQ's time limit is kept (SIGALRM in this process); the worker's heartbeat and
+    the `rq suspend` check run at most once a second, its state is written when it
+    changes. README's Design decisions gives the measured cost of RQ's own way.
     """
 
     bookkeeping_interval = 1.0
-    _heartbeat_at = _suspension_checked_at = float("-inf")
+    max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is
+    heartbeat_sent_at = suspension_checked_at = float("-inf")
+    state_written: str | None = None
+
+    def subscribe(self) -> None:
+        """No pubsub thread for RQ's worker commands: the supervisor stops and replaces
+        workers. RQ's thread waits up to 60 s for a message, and stopping it joins it
+        (rq/rq#1613), which held a worker's exit for a minute."""
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        with self.connection.pipeline() as pipe:
-            pipe.lrem(queue.intermediate_queue_key, 1, job.id)
-            pipe.delete(job.key)
-            pipe.execute()
+        """Run the task with SIGTERM and SIGINT held back: RQ's stop request, raised the
+        moment they are let through, ends the worker once the job is done."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
+            with self.connection.pipeline() as pipe:
+                pipe.lrem(queue.intermediate_queue_key, 1, job.id)
+                pipe.delete(job.key)
+                pipe.execute()
             with self.death_penalty_class(job.timeout or queue.DEFAULT_TIMEOUT,
                                           JobTimeoutException, job_id=job.id):
                 job.func(*job.args, **job.kwargs)
         except Exception:  # our tasks record their own failures: this is a bug in one
             log.exception("task failed", extra={"rq_job": job.id, "task": job.func_name})
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
     def set_state(self, state: str, pipeline=None) -> None:
-        if pipeline is None and state == getattr(self, "_state", None):
+        if pipeline is None and state == self.state_written:
             return  # idle after each job, and idle again when waiting for the next
         super().set_state(state, pipeline)
+        self.state_written = state
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
         if pipeline is None and timeout is None:
-            if time.monotonic() - self._heartbeat_at < self.bookkeeping_interval:
+            if time.monotonic() - self.heartbeat_sent_at < self.bookkeeping_interval:
                 return
-            self._heartbeat_at = time.monotonic()
+            self.heartbeat_sent_at = time.monotonic()
         super().heartbeat(timeout, pipeline)
 
     def check_for_suspension(self, burst: bool) -> None:
-        if time.monotonic() - self._suspension_checked_at < self.bookkeeping_interval:
+        if time.monotonic() - self.suspension_checked_at < self.bookkeeping_interval:
             return
-        self._suspension_checked_at = time.monotonic()
+        self.suspension_checked_at = time.monotonic()
         super().check_for_suspension(burst)
 
 
 def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> int:
-    """One worker process's life: fresh Redis connections, a housekeeping thread, RQ's loop."""
+    """One worker process's life: fresh Redis connections, a housekeeping thread, RQ's loop.
+
+    Called with SIGTERM and SIGINT blocked, so the thread starts with them blocked too
+    and they reach only the main thread, which holds them back while it runs a job."""
     tasks.context.cache_clear()
     tasks.slot = slot
     ctx = tasks.context()
     stop = threading.Event()
-    keeper = threading.Thread(target=tasks.keep_alive, args=(stop,), name="keep-alive",
-                              daemon=True)
-    keeper.start()
+    if queue_name == tasks.JOBS_QUEUE:  # leases are for jobs, not webhook attempts
+        threading.Thread(target=tasks.keep_alive, args=(stop,), name="keep-alive",
+                         daemon=True).start()
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     worker = InProcessWorker([Queue(queue_name, connection=ctx.client)], connection=ctx.client)
-    worker.max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is
     try:
         worker.work(max_jobs=max_jobs, logging_level=ctx.settings.log_level)
     finally:
@@ -295,9 +333,14 @@ def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> int:
 
 
 def _die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGTERM this process when its supervisor dies, even by SIGKILL."""
+    """Ask Linux to SIGKILL this process when its supervisor dies, whatever killed it.
+
+    SIGKILL, not SIGTERM: with no supervisor left to bound a stop, a worker would
+    finish a job of any length first. Its job is failed by the lease like any job of
+    a worker machine that went away.
+    """
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
     except (OSError, AttributeError):
         pass  # not Linux: the supervisor still forwards every SIGTERM it gets
     if os.getppid() != parent:  # it died before the request took effect

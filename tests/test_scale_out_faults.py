@@ -1,23 +1,27 @@
 """Scale-out mode under faults, against real processes: redis-server restarted, stopped
-(SIGSTOP), full or read-only; worker processes killed at awkward moments; SIGTERM during
-start-up. Each test is one promise of README's scale-out section (issue 15, items 1-6).
+(SIGSTOP), full or read-only; worker processes killed at awkward moments; a `worker` or
+`webhook` process stopped (SIGTERM) or killed (SIGKILL) at every moment of its start-up
+and work. Each test is one promise of README's scale-out section.
 """
 from __future__ import annotations
 
 import os
 import signal
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import pytest
 import redis
 import requests
 
+from app.jobs.embedded import SHUTDOWN_WHILE_RUNNING
 from app.jobs.tasks import STRANDED, WORKER_LOST
 from tests.conftest import JOBS_ENV
 from tests.jobs_support import create_job, job, wait_job
 from tests.receivers import Receiver
-from tests.servers import (ManagedProcess, RedisServer, ScaleOut, free_port, procfile_command,
-                           process_env, process_group, wait_for)
+from tests.servers import (ManagedProcess, RedisServer, ScaleOut, Service, free_port,
+                           procfile_command, process_env, process_group, wait_for)
 from tests.transports import HttpTransport
 
 FINISHED = {"completed", "failed", "cancelled"}
@@ -113,43 +117,169 @@ def _pid_running(deployment: ScaleOut, job_id: str) -> int:
     return wait_for(find, message=f"the process running {job_id}")
 
 
-# -- 3. SIGTERM at any moment leaves no process behind -------------------------------------
+# -- 3. a stop takes seconds at any moment; no worker outlives its supervisor --------------
 
-@pytest.mark.parametrize("kind", ["webhook", "worker"])
-def test_sigterm_at_any_moment_of_start_up_leaves_no_process(kind):
-    with RedisServer() as server:
-        env = process_env({"REDIS_URL": server.url, "WEBHOOK_WORKERS": "8"})
-        moments = [_first_child_appears] + [_after(0.1 * step) for step in range(1, 16)]
-        for moment in moments:
-            process = ManagedProcess(procfile_command(kind), env)
+STOP_BOUND_SECONDS = 5.0    # README: a SIGTERM stops a worker or webhook process within 5 s
+ORPHAN_BOUND_SECONDS = 2.0  # a supervisor's children are gone 2 s after it died
+START_UP_DELAYS = (0.05, 0.15, 0.3, 0.6, 1.0)
+SIZES = {"worker": 1, "webhook": 8}
+
+
+class Stage:
+    """What the tested `worker` or `webhook` process works with: redis-server, one web
+    process and, for `webhook`, a job worker to finish the jobs whose webhooks it sends."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.redis = RedisServer()
+        self.env = {**JOBS_ENV, "LOG_LEVEL": "DEBUG", "REDIS_URL": self.redis.url,
+                    "WEB_CONCURRENCY": "1", "WEBHOOK_WORKERS": str(SIZES["webhook"])}
+        self.web = Service(self.env)
+        self.others = [ManagedProcess(procfile_command("worker"), process_env(self.env))
+                       for _ in range(kind == "webhook")]
+        self.http = HttpTransport(self.web.base_url)
+
+    def __enter__(self) -> "Stage":
+        self.redis.start()
+        self.web.start()
+        for process in self.others:
             process.start()
-            try:
-                moment(process)
-                process.signal(signal.SIGTERM)
-                process.process.wait(20)
-                wait_for(lambda: not process_group(process.pid), timeout=5,
-                         message=f"no process of `{kind}` left ({moment.__doc__})")
-            finally:
-                _kill_group(process)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in [self.web, *self.others, self.redis]:
+            process.stop()
+
+    def start_tested(self) -> ManagedProcess:
+        process = ManagedProcess(procfile_command(self.kind), process_env(self.env))
+        process.start()
+        return process
+
+    def all_waiting_for_work(self) -> None:
+        """Every worker process of the stage and of the tested process blocked on its queue."""
+        expected = len(self.others) + SIZES[self.kind]
+        client = redis.Redis(port=self.redis.port, socket_timeout=5)
+        wait_for(lambda: sum("b" in c["flags"] for c in client.client_list()) >= expected,
+                 message=f"{expected} workers waiting for work")
 
 
-def _first_child_appears(process: ManagedProcess) -> None:
-    """as soon as it has forked its first child"""
+@dataclass
+class Moment:
+    """When the signal comes: `reach` waits for it; `after_stop` checks the work in
+    flight once the process is gone; `close` frees what `reach` started."""
+
+    name: str
+    reach: Callable[[Stage, ManagedProcess], None]
+    after_stop: Callable[[Stage], None] = lambda stage: None
+    close: Callable[[], None] = lambda: None
+
+
+def _moments(kind: str) -> list[Moment]:
+    """Start-up moments first, then the work a process of that kind can be doing."""
+    moments = [Moment("as soon as it has forked its first child", _first_child_appears)]
+    moments += [Moment(f"{delay} s after start", _after(delay)) for delay in START_UP_DELAYS]
+    moments.append(Moment("every worker waiting for work",
+                          lambda stage, process: stage.all_waiting_for_work()))
+    if kind == "worker":
+        moments += [_job_in_flight(0.5, "completed", None),
+                    _job_in_flight(30, "failed", SHUTDOWN_WHILE_RUNNING)]
+    else:
+        moments += [_delivery_in_flight(Receiver(delay=0.5), delivered=True),
+                    _delivery_in_flight(Receiver(["hang"]), delivered=False)]
+    return moments
+
+
+def _first_child_appears(stage: Stage, process: ManagedProcess) -> None:
     wait_for(lambda: len(process_group(process.pid)) > 1, interval=0.001,
              message="a child process")
 
 
-def _after(seconds: float):
-    def wait(process: ManagedProcess) -> None:
-        time.sleep(seconds)  # the moment is the test's parameter
+def _after(seconds: float) -> Callable[[Stage, ManagedProcess], None]:
+    return lambda stage, process: time.sleep(seconds)  # the moment is the test's parameter
 
-    wait.__doc__ = f"{seconds:.1f} s after start"
-    return wait
+
+def _job_in_flight(seconds: float, outcome: str, error: str | None) -> Moment:
+    """A Sleep job running: one that ends within the stop grace completes, a longer one fails."""
+    job_ids: list[str] = []
+
+    def reach(stage: Stage, process: ManagedProcess) -> None:
+        job_ids.append(create_job(stage.http, "Sleep", {"seconds": seconds}))
+        wait_job(stage.http, job_ids[-1], until={"running"})
+
+    def after_stop(stage: Stage) -> None:
+        record = job(stage.http, job_ids[-1])
+        assert (record["status"], record["error"]) == (outcome, error), record
+
+    return Moment(f"running a {seconds} s job", reach, after_stop)
+
+
+def _delivery_in_flight(receiver: Receiver, delivered: bool) -> Moment:
+    """A webhook attempt under way: one answered within the stop grace is delivered; one
+    never answered cannot hold the stop, and counts as a failed attempt to retry."""
+    job_ids: list[str] = []
+
+    def reach(stage: Stage, process: ManagedProcess) -> None:
+        receiver.start()
+        job_ids.append(create_job(stage.http, "PrimeChecker", {"number": 7},
+                                  webhook=receiver.url))
+        receiver.wait_for_count(1, timeout=15)
+
+    def after_stop(stage: Stage) -> None:
+        record = job(stage.http, job_ids[-1])
+        expected = "delivered" if delivered else "retrying"
+        assert (record["webhook_status"], record["webhook_attempts"]) == (expected, 1), record
+
+    name = "delivering a webhook " + ("answered in 0.5 s" if delivered else "never answered")
+    return Moment(name, reach, after_stop, receiver.stop)
+
+
+def _at_every_moment(kind: str, act: Callable[[Stage, Moment, ManagedProcess], None]) -> None:
+    """For each moment: a fresh `kind` process, the moment reached, `act`; then whatever
+    is left of the process is killed."""
+    with Stage(kind) as stage:
+        for moment in _moments(kind):
+            process = stage.start_tested()
+            try:
+                moment.reach(stage, process)
+                act(stage, moment, process)
+            finally:
+                _kill_group(process)
+                moment.close()
+
+
+@pytest.mark.parametrize("kind", ["webhook", "worker"])
+def test_sigterm_at_any_moment_stops_every_process_within_seconds(kind):
+    def stop(stage: Stage, moment: Moment, process: ManagedProcess) -> None:
+        signalled = time.monotonic()
+        process.signal(signal.SIGTERM)
+        wait_for(lambda: not process_group(process.pid), timeout=STOP_BOUND_SECONDS,
+                 interval=0.01, message=f"`{kind}` to stop ({moment.name})")
+        assert time.monotonic() - signalled < STOP_BOUND_SECONDS, moment.name
+        # Killed by the signal itself if it came before the handlers were installed.
+        assert process.process.wait(1) in (0, -signal.SIGTERM), moment.name
+        moment.after_stop(stage)
+
+    _at_every_moment(kind, stop)
+
+
+@pytest.mark.parametrize("kind", ["webhook", "worker"])
+def test_no_worker_outlives_its_supervisor_killed_at_any_moment(kind):
+    def kill(stage: Stage, moment: Moment, process: ManagedProcess) -> None:
+        os.kill(process.pid, signal.SIGKILL)
+        process.process.wait(5)
+        wait_for(lambda: not process_group(process.pid), timeout=ORPHAN_BOUND_SECONDS,
+                 interval=0.01, message=f"the children of `{kind}` to die ({moment.name})")
+
+    _at_every_moment(kind, kill)
 
 
 def _kill_group(process: ManagedProcess) -> None:
+    """Whatever the test left running, even after a failed assertion."""
     for pid in process_group(process.pid):
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     process.stop(5)
 
 

@@ -11,6 +11,8 @@ How a job that nobody will finish is still finished (failed, its webhook told):
 - the worker died after taking the job off the queue, before starting it (RQ's
   intermediate queue): `StrandedJobs` fails a pending job that is in no queue on two
   sweeps in a row.
+A webhook attempt whose worker dies or is stopped counts as a failed attempt; the next
+one follows the retry schedule.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
+from typing import NamedTuple
 
 import redis
 from rq import Queue
@@ -101,27 +104,34 @@ def context() -> WorkerContext:
     )
 
 
-class JobSlot:
-    """The job a worker process is running and its deadline, in memory shared with the
-    supervisor that forked it: the supervisor fails that job at once if the worker dies,
-    and kills a worker still running past the deadline (SIGALRM, RQ's time limit, cannot
-    stop a C call that never returns to Python)."""
+class Work(NamedTuple):
+    """What a worker process is doing: a job, or attempt `attempt` of a job's webhook."""
 
-    _FORMAT = "12sd"
+    job_id: str | None  # None between tasks
+    deadline: float     # Unix time
+    attempt: int = 0
+
+
+class JobSlot:
+    """The task a worker process is running and its deadline, in memory shared with the
+    supervisor that forked it: if the worker dies or is killed, the supervisor settles
+    that task at once (`settle_lost`), and it kills a worker still running past the
+    deadline (SIGALRM, RQ's time limit, cannot stop a C call that never returns to Python)."""
+
+    _FORMAT = "12sdi"
 
     def __init__(self) -> None:
         self._memory = mmap.mmap(-1, struct.calcsize(self._FORMAT))  # shared across fork
 
-    def start(self, job_id: str, deadline: float) -> None:
-        self._memory[:] = struct.pack(self._FORMAT, job_id.encode(), deadline)
+    def start(self, job_id: str, deadline: float, attempt: int = 0) -> None:
+        self._memory[:] = struct.pack(self._FORMAT, job_id.encode(), deadline, attempt)
 
     def clear(self) -> None:
         self._memory[:] = bytes(len(self._memory))
 
-    def read(self) -> tuple[str | None, float]:
-        """(job id, deadline as Unix time), or (None, 0) between jobs."""
-        raw_id, deadline = struct.unpack(self._FORMAT, self._memory[:])
-        return (raw_id.decode() if raw_id.strip(b"\0") else None), deadline
+    def read(self) -> Work:
+        raw_id, deadline, attempt = struct.unpack(self._FORMAT, self._memory[:])
+        return Work(raw_id.decode() if raw_id.strip(b"\0") else None, deadline, attempt)
 
 
 # Set by app.worker in a process that runs jobs under a supervisor.
@@ -144,11 +154,28 @@ def run_job_task(job_id: str) -> None:
 def deliver_webhook_task(job_id: str, attempt: int) -> None:
     """One delivery attempt; the next one is scheduled in RQ, so a restart loses no retry."""
     ctx = context()
+    if slot is not None:
+        limit = ctx.settings.webhook_dns_timeout_seconds + ctx.settings.webhook_timeout_seconds
+        slot.start(job_id, time.time() + limit, attempt)
     try:
         delivery.deliver(job_id, attempt, ctx.store, ctx.sender, ctx.metrics,
                          ctx.settings.webhook_retry_delays, ctx.retries)
     finally:
+        if slot is not None:
+            slot.clear()
         _flush_quietly(ctx)
+
+
+def settle_lost(queue_name: str, work: Work, error: str) -> None:
+    """The task of a worker that died or was killed: a job is failed (`error`) and its
+    webhook told; a webhook attempt counts as failed and the next follows the schedule."""
+    if queue_name == JOBS_QUEUE:
+        fail_and_notify(work.job_id, error, frozenset({PENDING, RUNNING}))
+        return
+    ctx = context()
+    delivery.cut_off(work.job_id, work.attempt, ctx.store, ctx.metrics,
+                     ctx.settings.webhook_retry_delays, ctx.retries)
+    _flush_quietly(ctx)
 
 
 def fail_and_notify(job_id: str, error: str, expected: frozenset[str]) -> bool:
@@ -192,7 +219,7 @@ def keep_alive(stop: threading.Event) -> None:
     main thread runs it."""
     ctx = context()
     while not stop.wait(LEASE_RENEW_SECONDS):
-        job_id = slot.read()[0] if slot is not None else None
+        job_id = slot.read().job_id if slot is not None else None
         if job_id is None:
             continue
         try:

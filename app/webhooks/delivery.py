@@ -32,6 +32,7 @@ class DeliveryRecord(Protocol):
 
     webhook: str | None
     request_id: str | None
+    webhook_attempts: int
 
     def webhook_payload(self) -> dict[str, Any]: ...
 
@@ -73,6 +74,20 @@ def deliver(job_id: str, attempt: int, store: RecordStore, sender: WebhookSender
         _schedule(job_id, attempt + 1, delay, store, metrics, scheduler)
 
 
+def cut_off(job_id: str, attempt: int, store: RecordStore, metrics: Metrics,
+            delays: Sequence[float], scheduler: RetryScheduler) -> None:
+    """An attempt whose worker was stopped or died before its outcome was written counts
+    as a failed attempt, and the schedule goes on: no delivery is left "pending"."""
+    record = store.get(job_id)
+    if record is None or not record.webhook or record.webhook_attempts >= attempt:
+        return
+    result = AttemptResult(delivered=False, status_code=None, retry=True,
+                           reason="cut off: its worker stopped")
+    delay = _record(job_id, attempt, record, result, store, metrics, delays)
+    if delay is not None:
+        _schedule(job_id, attempt + 1, delay, store, metrics, scheduler)
+
+
 def _attempt(
     job_id: str, attempt: int, store: RecordStore, sender: WebhookSender, metrics: Metrics,
     delays: Sequence[float],
@@ -82,6 +97,12 @@ def _attempt(
     if record is None or not record.webhook:
         return None
     result = sender.send(record.webhook, record.webhook_payload(), message_id=job_id)
+    return _record(job_id, attempt, record, result, store, metrics, delays)
+
+
+def _record(job_id: str, attempt: int, record: DeliveryRecord, result: AttemptResult,
+            store: RecordStore, metrics: Metrics, delays: Sequence[float]) -> float | None:
+    """Write an attempt's outcome; the delay before the next attempt, or None if done."""
     delay = next_delay(attempt, result, delays)
     if result.delivered:
         outcome = DELIVERED
