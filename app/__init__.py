@@ -81,10 +81,10 @@ def register_jobs(services: Scaffold) -> None:
     settings = services.settings
     if settings.redis_url:
         backend = RQBackend(settings)
-        services.metrics.extra_samples = backend.metric_samples
     else:
         backend = EmbeddedBackend(settings, services.algorithms, services.metrics,
                                   delivery.sender_for(settings))
+    services.metrics.sources.append(backend.metric_samples)
     services.jobs = JobService(backend, services.algorithms, services.algorithm, services.metrics,
                                delivery.address_policy(settings), settings.job_ttl_seconds,
                                settings.max_params_bytes)

@@ -82,8 +82,8 @@ def one_slot_service():
 def one_slot(request):
     """A way to make more transports to one service that runs one /invoke at a time."""
     if request.param == "test_client":
-        app = create_app({"log_level": "WARNING", "max_inflight_invoke": 1},
-                         algorithms={**ALGORITHMS, "Gate": GATE})
+        app = request.getfixturevalue("make_app")({"max_inflight_invoke": 1},
+                                                  algorithms={**ALGORITHMS, "Gate": GATE})
         return lambda: ClientTransport(app.test_client())
     base_url = request.getfixturevalue("one_slot_service").base_url
     return lambda: HttpTransport(base_url)

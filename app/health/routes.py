@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable, Mapping
 
 from flask import Flask, Response, jsonify
 
 from app.docs.operations import operation
-from app.extensions import scaffold
+from app.extensions import EXTENSION_KEY, Scaffold, scaffold
 from app.health import bp
 from app.health.schemas import HealthResponse, ReadinessResponse
-from app.observability.metrics import Metrics
+from app.observability.metrics import Metrics, Sample, known_routes
 
 log = logging.getLogger(__name__)
 health_response = HealthResponse()
@@ -37,7 +38,7 @@ def readyz() -> Response:
     return response
 
 
-def _passes(name: str, check) -> bool:
+def _passes(name: str, check: Callable[[], bool]) -> bool:
     try:
         return bool(check())
     except Exception:
@@ -45,10 +46,20 @@ def _passes(name: str, check) -> bool:
         return False
 
 
+def readiness_samples(checks: Mapping[str, Callable[[], bool]]) -> list[Sample]:
+    """`service_ready{check}`: what /readyz would answer now, for alerts and dashboards."""
+    return [("service_ready", {"check": name}, float(_passes(name, check)))
+            for name, check in checks.items()]
+
+
 def register_metrics_route(app: Flask, metrics: Metrics) -> None:
     """/metrics: prometheus-flask-exporter's route, registered on the app itself, and
-    documented here beside the other probes."""
+    documented here beside the other probes. Called once every route is registered, so
+    every series the routes and algorithms name starts at 0."""
     endpoint = metrics.serve(app)
     operation("Monitoring", "Prometheus 指标", "metrics",
               {200: ({"type": "string"}, "Prometheus text format 0.0.4")},
               content_type="text/plain")(app.view_functions[endpoint])
+    services: Scaffold = app.extensions[EXTENSION_KEY]
+    metrics.sources.append(lambda: readiness_samples(services.readiness_checks))
+    metrics.start_at_zero(known_routes(app.url_map), services.algorithms)

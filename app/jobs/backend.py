@@ -30,6 +30,9 @@ class JobBackend(Protocol):
     def healthy(self) -> bool:
         """True when jobs can be taken and will run (for /readyz)."""
 
+    def metric_samples(self) -> list[tuple[str, dict[str, str], float]]:
+        """Samples read at each scrape of /metrics: the queue gauges at least; never raises."""
+
     def shutdown(self, grace_seconds: float, exit_within: float | None = None) -> bool:
         """Stop taking jobs; within the grace period finish or fail what was taken, and
         be done within `exit_within` seconds (gunicorn's graceful timeout, less a margin).

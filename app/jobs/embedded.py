@@ -33,7 +33,7 @@ from app.jobs.delayed_executor import DelayedExecutor
 from app.jobs.execution import fail_job, run_job
 from app.jobs.memory_store import MemoryJobStore
 from app.jobs.model import PENDING, RUNNING, JobRecord
-from app.observability.metrics import Metrics
+from app.observability.metrics import Metrics, Sample, queue_samples
 from app.webhooks import delivery
 from app.webhooks.sender import WebhookSender
 
@@ -84,6 +84,13 @@ class EmbeddedBackend:
         future = self._jobs_of.get(job_id)
         if future is not None:
             future.cancel()
+
+    def metric_samples(self) -> list[Sample]:
+        """The queue gauges: jobs waiting for a thread, and how long the oldest has waited."""
+        waiting = [job_id for job_id, future in list(self._jobs_of.items())
+                   if not future.running() and not future.done()]
+        created = [record.created_at for record in map(self.store.get, waiting) if record]
+        return queue_samples(len(waiting), min(created, default=None), time.time())
 
     def healthy(self) -> bool:
         self._start_threads()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 from rq import Queue
@@ -9,9 +10,9 @@ from rq import Queue
 from app.config import Settings
 from app.jobs.backend import QueueFull
 from app.jobs.model import PENDING, RUNNING, JobRecord
-from app.jobs.redis_store import RedisJobStore, connect, unavailable_as_store_error
+from app.jobs.redis_store import PENDING_INDEX, RedisJobStore, connect, unavailable_as_store_error
 from app.jobs.tasks import JOBS_QUEUE, run_job_task
-from app.observability.metrics import Sample
+from app.observability.metrics import Sample, queue_samples
 from app.observability.shared_metrics import redis_samples
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,18 @@ class RQBackend:
     def metric_samples(self) -> list[Sample]:
         """What the workers recorded, plus queue depths, for this process's /metrics.
 
+        The waiting jobs are the pending index (cancelled ones leave it at once, unlike
+        RQ's queue list), so every web process reports the same queue.
         Redis down: the web-side figures are still served, without these.
         """
         try:
             samples = list(redis_samples(self.client))
             samples.append(("jobs_active", {"state": PENDING}, float(self.queue.count)))
             samples.append(("jobs_active", {"state": RUNNING}, float(self.store.running_count())))
+            with self.client.pipeline(transaction=False) as pipe:
+                depth, oldest = pipe.zcard(PENDING_INDEX).zrange(
+                    PENDING_INDEX, 0, 0, withscores=True).execute()
+            samples += queue_samples(depth, oldest[0][1] if oldest else None, time.time())
         except redis.RedisError:
             log.warning("worker metrics unavailable: Redis unreachable")
             return []

@@ -3,9 +3,10 @@
 Workers may run on other machines than the web processes, so a shared
 PROMETHEUS_MULTIPROC_DIR cannot carry their figures. Instead each worker-side
 counter or histogram observation is added to the hash `fs:metrics` (HINCRBYFLOAT,
-batched: see MetricsBuffer), and every web process adds that hash to its /metrics output, summed
-with its own samples of the same family (algorithm_executions_total, for one, is
-counted by web processes for /invoke and by workers for jobs).
+batched: see MetricsBuffer), and every web process reads that hash at each scrape
+(`redis_samples`, one of `Metrics.sources`), summed with its own samples of the same
+family (algorithm_executions_total, for one, is counted by web processes for /invoke
+and by workers for jobs).
 """
 from __future__ import annotations
 
@@ -72,8 +73,8 @@ class MetricsBuffer:
 
 
 class _Series:
-    """One labelled series, with prometheus_client's `inc` / `observe` calls; its hash
-    fields are worked out once (Metrics.series keeps the series)."""
+    """One labelled series, with prometheus_client's `inc` / `observe` calls, adding to
+    the hash fields of its samples."""
 
     def __init__(self, buffer: MetricsBuffer, name: str, labels: dict[str, str]) -> None:
         self.buffer = buffer

@@ -1,0 +1,85 @@
+"""A real Prometheus for the tests: scraping one service every second, storage in temp.
+
+`Prometheus(target)` writes its configuration and keeps its data in a fresh
+temporary directory, listens on a free loopback port, and removes everything when
+stopped. `query` evaluates PromQL through the HTTP API, as Grafana does.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.servers import ManagedProcess, free_port, process_env, wait_for
+
+JOB = "functional-scaffold"  # the scrape job name deploy/prometheus/alerts.yml selects
+
+
+class Prometheus(ManagedProcess):
+    def __init__(self, target: str) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="fs-prometheus-")
+        config = Path(self.dir, "prometheus.yml")
+        config.write_text(
+            "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
+            f"scrape_configs: [{{job_name: {JOB}, static_configs: [{{targets: ['{target}']}}]}}]\n"
+        )
+        super().__init__(
+            ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={self.dir}/data",
+             "--storage.tsdb.retention.time=1h", f"--web.listen-address=127.0.0.1:{self.port}"],
+            process_env({}),
+        )
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    def start(self, timeout: float = 30.0) -> "Prometheus":
+        super().start()
+        wait_for(self._ready, timeout, message=f"prometheus on port {self.port}")
+        return self
+
+    def _ready(self) -> bool:
+        if not self.alive():
+            raise AssertionError(f"prometheus exited early:\n{self.output()[-3000:]}")
+        try:
+            return requests.get(f"http://127.0.0.1:{self.port}/-/ready", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """The instant vector `expr` evaluates to (now, or at `at`); fails on a PromQL error."""
+        params: dict[str, Any] = {"query": expr}
+        if at is not None:
+            params["time"] = at
+        reply = requests.get(f"{self.api}/query", params=params, timeout=10)
+        body = reply.json()
+        assert body["status"] == "success", (expr, body)
+        return body["data"]["result"]
+
+    def scrapes(self) -> int:
+        """How many successful scrapes of the target Prometheus has stored so far."""
+        result = self.query(f'count_over_time(up{{job="{JOB}"}}[1h])')
+        return int(float(result[0]["value"][1])) if result else 0
+
+    def wait_for_scrapes(self, more_than: int, timeout: float = 30.0) -> int:
+        """Wait until Prometheus has stored more than `more_than` scrapes; how many it has."""
+        return wait_for(lambda: (n := self.scrapes()) > more_than and n, timeout,
+                        message=f"more than {more_than} scrapes")
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "Prometheus":
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
