@@ -11,6 +11,7 @@ from openapi_spec_validator import validate
 from app.extensions import EXTENSION_KEY
 from app.observability.metrics import route_template
 from app.docs.openapi import build_spec
+from app.docs.operations import NOT_AN_OPERATION, operation_of
 
 # The OpenAPI document the user gave us, which their clients were written against.
 SEED = Path(__file__).resolve().parent / "contract" / "seed-openapi.json"
@@ -68,14 +69,39 @@ def test_swagger_ui_is_version_5(http):
 
 
 def test_every_route_of_the_url_map_is_documented(app, client):
-    """The document is read off the URL map, so no route can be missing from it."""
+    """The document is read off the URL map, so no route can be missing from it; only
+    the docs pages' static files are left out, on purpose."""
     paths = client.get("/openapi.json").get_json()["paths"]
-    for rule in app.url_map.iter_rules():
+    api_rules = [rule for rule in app.url_map.iter_rules()
+                 if operation_of(app.view_functions[rule.endpoint]) != NOT_AN_OPERATION]
+    for rule in api_rules:
         template = route_template(rule.rule)
         assert template in paths, template
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert method.lower() in paths[template], f"{method} {template}"
-    assert len(paths) == len({rule.rule for rule in app.url_map.iter_rules()})
+    assert len(paths) == len({rule.rule for rule in api_rules})
+    assert [rule.rule for rule in app.url_map.iter_rules()
+            if rule not in api_rules] == ["/docs/static/<path:filename>"]
+
+
+def test_generated_clients_get_typed_results_and_one_webhook_status_enum(client):
+    document = client.get("/openapi.json").get_json()
+    schemas = document["components"]["schemas"]
+    result = schemas["InvokeResponse"]["properties"]["result"]
+    assert result["$ref"] == "#/components/schemas/PrimeCheckerResult"
+    assert set(schemas["PrimeCheckerResult"]["properties"]) == {"number", "is_prime", "factors",
+                                                              "algorithm"}
+    webhook_status = schemas["JobStatusResponse"]["properties"]["webhook_status"]
+    assert webhook_status["anyOf"] == [{"$ref": "#/components/schemas/WebhookStatus"},
+                                       {"type": "null"}]
+    assert "enum" not in webhook_status and "type" not in webhook_status
+    assert schemas["WebhookStatus"]["enum"] == ["pending", "retrying", "delivered", "failed"]
+
+
+def test_the_request_id_header_is_described_in_full(client):
+    operation = client.get("/openapi.json").get_json()["paths"]["/invoke"]["post"]
+    (header,) = [p for p in operation["parameters"] if p["name"] == "X-Request-Id"]
+    assert header["description"].endswith("a fresh UUID4 instead")
 
 
 def test_a_route_without_an_operation_stops_the_app(app):

@@ -17,11 +17,13 @@ from werkzeug.routing import Rule
 
 from app.algorithms.base import Algorithm
 from app.web.auth import DOCS_ASSETS_PREFIX
-from app.docs.operations import JSON, PATH_ALGORITHM_PARAMS, Operation, operation_of
+from app.docs.operations import (JSON, NOT_AN_OPERATION, PATH_ALGORITHM_PARAMS, Operation,
+                                 operation_of)
 from app.web.errors import JOBS_PATH_PREFIX
 from app.health.schemas import HealthResponse, ReadinessResponse
 from app.invoke.schemas import AlgorithmList, InvokeResponse
-from app.jobs.schemas import JOB_STATUS_SCHEMA, JobCreateResponse, JobRequest, JobStatusResponse
+from app.jobs.schemas import (JOB_STATUS_SCHEMA, WEBHOOK_STATUS_SCHEMA, JobCreateResponse,
+                              JobRequest, JobStatusResponse)
 from app.observability.metrics import route_template
 from app.schemas import OPENAPI_VERSION, ErrorResponse, JobErrorResponse
 
@@ -45,6 +47,13 @@ def _responses(documented: Operation) -> dict[str, Any]:
     return responses
 
 
+def _replace(prop: dict[str, Any], schema: dict[str, Any]) -> None:
+    """`prop` becomes `schema`, keeping its description."""
+    description = prop.get("description")
+    prop.clear()
+    prop.update({**schema, "description": description})
+
+
 class _Document:
     """The operations of every route in `app`'s URL map, with the components they name."""
 
@@ -52,6 +61,23 @@ class _Document:
         self.spec = spec
         self.algorithms = algorithms
         self.params_components = self._algorithm_components(default)
+
+    def typed_properties(self) -> None:
+        """Two properties apispec writes loosely, rewritten for generated clients:
+        InvokeResponse.result as the algorithms' result schemas (their fields, not a
+        free-form object), and webhook_status as one named enum or null (apispec writes
+        `type: [string, null]` with null inside the enum, which a generator turns into
+        several enum types)."""
+        results = [_ref(f"{name}Result") for name, algorithm in sorted(self.algorithms.items())
+                   if algorithm.result_schema is not None]
+        if results:
+            _replace(self._property("InvokeResponse", "result"),
+                     results[0] if len(results) == 1 else {"oneOf": results})
+        _replace(self._property("JobStatusResponse", "webhook_status"),
+                 {"anyOf": [_ref("WebhookStatus"), {"type": "null"}]})
+
+    def _property(self, component: str, name: str) -> dict[str, Any]:
+        return self.spec.components.schemas[component]["properties"][name]
 
     def _algorithm_components(self, default: str) -> list[str]:
         """Each algorithm's params (the default's as InvokeRequest) and result schemas.
@@ -75,6 +101,8 @@ class _Document:
             documented = operation_of(app.view_functions[rule.endpoint])
             if documented is None:
                 raise LookupError(f"route {rule.rule} ({rule.endpoint}) has no @operation")
+            if documented == NOT_AN_OPERATION:
+                continue
             operations = {method.lower(): self._operation(rule, documented)
                           for method in sorted(rule.methods - UNDOCUMENTED_METHODS)}
             self.spec.path(route_template(rule.rule), operations=operations)
@@ -153,6 +181,7 @@ def build_spec(
         info={"description": "算法工程化 Serverless 脚手架 - 提供标准化的算法服务接口"},
     )
     spec.components.schema("JobStatus", JOB_STATUS_SCHEMA)
+    spec.components.schema("WebhookStatus", WEBHOOK_STATUS_SCHEMA)
     for name, schema in (
         ("ErrorResponse", ErrorResponse),
         ("JobErrorResponse", JobErrorResponse),
@@ -165,7 +194,9 @@ def build_spec(
         ("JobStatusResponse", JobStatusResponse),
     ):
         spec.components.schema(name, schema=schema)
-    _Document(spec, algorithms, default_algorithm).add_routes(app)
+    document_of = _Document(spec, algorithms, default_algorithm)
+    document_of.typed_properties()
+    document_of.add_routes(app)
     document = spec.to_dict()
     if public_paths is not None:
         _require_api_keys(document, public_paths)

@@ -29,8 +29,8 @@ REQUEST_ID_HEADER = {
     "required": False,
     # No maxLength: a longer or unprintable id is replaced by a fresh UUID4, never refused.
     "schema": {"type": "string"},
-    "description": "Used as request_id when printable and at most 128 characters; "
-                   "otherwise a fresh UUID4 is",
+    "description": "Used as request_id when printable ASCII without spaces and at most "
+                   "128 characters; otherwise the service uses a fresh UUID4 instead",
 }
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
@@ -82,5 +82,15 @@ def operation(tag: str, summary: str, operation_id: str,
     return attach
 
 
-def operation_of(view: Callable[..., Any]) -> Operation | None:
+# What `not_an_operation` attaches: a route served on purpose but no part of the API.
+NOT_AN_OPERATION = "not an API operation"
+
+
+def not_an_operation(view: View) -> View:
+    """Mark a route the document leaves out on purpose (the docs pages' static files)."""
+    setattr(view, ATTRIBUTE, NOT_AN_OPERATION)
+    return view
+
+
+def operation_of(view: Callable[..., Any]) -> Operation | str | None:
     return getattr(view, ATTRIBUTE, None)

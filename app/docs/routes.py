@@ -5,7 +5,7 @@ from pathlib import Path
 from flask import Response, current_app, jsonify, render_template, send_from_directory
 
 from app.docs import bp
-from app.docs.operations import operation
+from app.docs.operations import not_an_operation, operation
 
 OPENAPI_KEY = "openapi_document"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -32,9 +32,7 @@ def redoc() -> str:
 
 
 @bp.get("/docs/static/<path:filename>")
-@operation("Docs", "The docs pages' vendored scripts and styles", "docs_asset",
-           {200: ({"type": "string", "format": "binary"}, "The file"),
-            404: ("ErrorResponse", "No such file")}, content_type="application/octet-stream")
+@not_an_operation
 def docs_asset(filename: str) -> Response:
     """The vendored Swagger UI and ReDoc files, so the pages work with no internet access."""
     return send_from_directory(STATIC_DIR, filename)

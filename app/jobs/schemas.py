@@ -9,6 +9,10 @@ JOB_STATUS_SCHEMA = {
     "description": "任务状态枚举; `cancelled` is an extension (DELETE /jobs/{job_id})",
 }
 
+WEBHOOK_STATUSES = ["pending", "retrying", "delivered", "failed"]
+WEBHOOK_STATUS_SCHEMA = {"type": "string", "enum": WEBHOOK_STATUSES,
+                         "description": "Extension: where the webhook delivery stands"}
+
 
 class JobRequest(Schema):
     """异步任务请求"""
@@ -46,8 +50,7 @@ class JobStatusResponse(Schema):
     error = fields.String(required=True, allow_none=True, metadata={"description": "错误信息(仅失败时返回)"})
     metadata = fields.Dict(required=True, allow_none=True, metadata={"description": "元数据信息"})
     webhook_status = fields.String(
-        required=True, allow_none=True,
-        validate=validate.OneOf(["pending", "retrying", "delivered", "failed"]),
+        required=True, allow_none=True, validate=validate.OneOf(WEBHOOK_STATUSES),
         metadata={"description": "Extension: webhook delivery state; null when no webhook"},
     )
     webhook_attempts = fields.Integer(
