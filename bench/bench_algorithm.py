@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT))
 
 from app.algorithms.prime_checker import run as prime_checker  # noqa: E402
-from app.schemas import INT64_MAX, INT64_MIN  # noqa: E402
+from app.algorithms.fields import INT64_MAX, INT64_MIN  # noqa: E402
 from bench.common import parse_quick, running_server, target, warn_if_busy  # noqa: E402
 
 DEFAULT_JSON = ROOT / "bench" / "results" / "algorithm.json"

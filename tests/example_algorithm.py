@@ -10,7 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from app.algorithms.base import Algorithm, AlgorithmInputError
 from app.algorithms.prime_checker import PrimeCheckerParams
-from app.schemas import Int64
+from app.algorithms.fields import Int64
 
 
 class GcdParams(Schema):

@@ -21,7 +21,7 @@ import pytest
 import sympy
 
 from app.algorithms.prime_checker import FLINT, TRIAL_DIVISION, TRIAL_DIVISION_BELOW, factorize, run
-from app.schemas import INT64_MAX, INT64_MIN
+from app.algorithms.fields import INT64_MAX, INT64_MIN
 
 SEED = 20240601
 

@@ -14,7 +14,7 @@ from flint import fmpz
 from marshmallow import Schema, fields
 
 from app.algorithms.base import Algorithm
-from app.schemas import INT64_MAX, INT64_MIN, Int64
+from app.algorithms.fields import INT64_MAX, INT64_MIN, Int64
 
 TRIAL_DIVISION = "trial_division"
 FLINT = "flint"

@@ -18,14 +18,8 @@ from typing import Any
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from app.algorithms.fields import HugeInteger
 from app.web.errors import ApiError, validation_error
-
-
-class HugeInteger(str):
-    """A JSON integer too long for Python to convert; schemas answer it with a range error."""
-
-    def __repr__(self) -> str:
-        return f"HugeInteger({len(self)} digits)"
 
 
 def _parse_int(text: str) -> int | HugeInteger:

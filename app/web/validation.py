@@ -11,8 +11,8 @@ from typing import Any, Iterator
 from marshmallow import Schema, ValidationError
 
 from app.web.errors import ApiError, validation_error
-from app.web.json_body import HugeInteger, echo
-from app.schemas import Int64
+from app.algorithms.fields import HugeInteger, Int64
+from app.web.json_body import echo
 
 _MISSING = object()
 
