@@ -29,9 +29,10 @@ class TrustedProxyFix:
                               for peer in trusted if peer != "*")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        peer = environ.get("REMOTE_ADDR", "")
-        app = self.proxied if self._trusted(peer) else self.direct
-        return app(environ, start_response)
+        forwarded = "HTTP_X_FORWARDED_FOR" in environ
+        if forwarded and self._trusted(environ.get("REMOTE_ADDR", "")):
+            return self.proxied(environ, start_response)
+        return self.direct(environ, start_response)
 
     def _trusted(self, peer: str) -> bool:
         if self.trust_all:
