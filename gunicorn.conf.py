@@ -104,7 +104,7 @@ def worker_exit(server, worker) -> None:
     Jobs still running after it were marked failed; exiting now, rather than when the
     interpreter has joined their threads, keeps the stop within the graceful timeout.
     """
-    from app import shutdown
+    from app.factory import shutdown
 
     if not shutdown(worker.wsgi, server.cfg.graceful_timeout - EXIT_MARGIN_SECONDS):
         server.log.warning("exiting with job threads still running (marked failed)")

@@ -1,4 +1,4 @@
 """The WSGI entry point: `gunicorn wsgi:app -c gunicorn.conf.py` (see Procfile)."""
-from app import create_app
+from app.factory import create_app
 
 app = create_app()

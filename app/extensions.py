@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from flask import current_app
 
@@ -10,6 +10,10 @@ from app.algorithms.base import Algorithm
 from app.config import Settings
 from app.web.errors import ApiError
 from app.observability.metrics import Metrics
+
+if TYPE_CHECKING:  # both import the web layer, which imports this module
+    from app.jobs.service import JobService
+    from app.web.limits import InvokeSlots
 
 EXTENSION_KEY = "functional_scaffold"
 
@@ -21,8 +25,8 @@ class Scaffold:
     algorithms: Mapping[str, Algorithm]
     # name -> check; /readyz is ready when every check returns True.
     readiness_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
-    jobs: Any = None
-    invoke_slots: Any = None  # app.web.limits.InvokeSlots
+    jobs: JobService | None = None
+    invoke_slots: InvokeSlots | None = None
 
     def algorithm(self, name: str) -> Algorithm:
         """The named algorithm, or the documented 404 listing what exists."""

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Mapping
 import pytest
 from flask import Flask
 
-from app import create_app, shutdown
+from app.factory import create_app, shutdown
 from app.jobs.embedded import THREAD_PREFIX
 from tests.servers import RedisServer, ScaleOut, Service, remove_temp_files, wait_for
 from tests.transports import ClientTransport, HttpTransport

@@ -5,7 +5,7 @@ import logging
 
 from marshmallow import Schema
 
-from app import create_app
+from app.factory import create_app
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS
 from tests.example_algorithm import POSITIVE_ONLY

@@ -17,7 +17,7 @@ import pytest
 import requests
 from marshmallow import Schema, fields
 
-from app import create_app
+from app.factory import create_app
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS
 from app.web.errors import ApiError

@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from app import create_app
+from app.factory import create_app
 from app.docs.routes import OPENAPI_KEY
 from tests.servers import Service
 

@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Response, current_app, jsonify, render_template, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, render_template, send_from_directory
 
-from app.docs import bp
+from app.web.security_headers import register_docs_csp
 from app.docs.operations import not_an_operation, operation
+
+bp = Blueprint("docs", __name__, template_folder="templates")
+register_docs_csp(bp)
 
 OPENAPI_KEY = "openapi_document"
 STATIC_DIR = Path(__file__).resolve().parent / "static"

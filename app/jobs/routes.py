@@ -1,15 +1,16 @@
 """POST /jobs and GET /jobs/{job_id}. Errors here are wrapped as {"detail": {...}}."""
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from app.web.auth import client_id
 from app.docs.operations import IDEMPOTENCY_HEADER, REQUEST_ID_HEADER, body_errors, operation
 from app.extensions import scaffold
-from app.jobs import bp
 from app.jobs.model import iso
 from app.web.json_body import json_object_body
 from app.web.request_id import current_request_id
+
+bp = Blueprint("jobs", __name__)
 
 UNAVAILABLE = ("JobErrorResponse", "任务服务暂不可用 (Retry-After header)")
 NOT_FOUND = ("JobErrorResponse", "任务不存在或已过期")

@@ -1,7 +1,8 @@
 """JSON log lines on stderr, one object a line, each carrying the request id.
 
-Inside a request the id comes from the request (app.web.request_id); job and webhook threads pass it (and the
-job id) with `extra=`, so a job's lines can be found from the request that made it.
+Inside a request the id comes from REQUEST_ID, which the request cycle sets
+(app/web/instrumentation.py); job and webhook threads pass it (and the job id) with
+`extra=`, so a job's lines can be found from the request that made it.
 """
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import sys
 import threading
 import time
 from collections import deque
+from contextvars import ContextVar
 from typing import Any
 
-from app.web.request_id import current_request_id
 
 ACCESS_LOGGER = "app.access"
 
@@ -23,6 +24,11 @@ ACCESS_LOGGER = "app.access"
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__
 ) | {"message", "asctime", "taskName"}
+
+
+# The id of the request this thread is serving, set by the request cycle (app/web), so
+# that every log line of the request carries it.
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,7 +40,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "pid": record.process,
         }
-        request_id = current_request_id()
+        request_id = REQUEST_ID.get()
         if request_id is not None:
             entry["request_id"] = request_id
         for key, value in record.__dict__.items():

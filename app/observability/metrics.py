@@ -22,7 +22,6 @@ import os
 import re
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from flask import Flask
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -34,18 +33,14 @@ from prometheus_client import (
 from prometheus_client import values
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_flask_exporter import PrometheusMetrics
-from werkzeug.routing import Map
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-EXPORTER_ENDPOINT = "prometheus_metrics"  # the name the exporter gives its view
 Sample = tuple[str, dict[str, str], float]  # (sample name, labels, value)
 SampleSource = Callable[[], Iterable[Sample]]
 
 UNMATCHED = "unmatched"  # the endpoint label of a request no route matched
 # Any other method is counted as "OTHER": clients must not be able to mint label values.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})  # Flask adds these to every route
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 # The documented label values.
@@ -80,16 +75,6 @@ def method_label(method: str) -> str:
 
 def outcome_label(status: int) -> str:
     return "success" if status < 400 else "error"
-
-
-def known_routes(url_map: Map) -> dict[str, set[str]]:
-    """Route template -> the methods its view declares; `unmatched` with every one of them."""
-    routes: dict[str, set[str]] = {}
-    for rule in url_map.iter_rules():
-        routes.setdefault(route_template(rule.rule), set()).update(
-            (rule.methods or set()) - AUTOMATIC_METHODS)
-    routes[UNMATCHED] = set().union(*routes.values())
-    return routes
 
 
 def queue_samples(depth: int, oldest_created_at: float | None, now: float) -> list[Sample]:
@@ -147,12 +132,6 @@ class Metrics:
         self.sources: list[SampleSource] = []
         self.exposition = CollectorRegistry(auto_describe=False)
         self.exposition.register(_Exposition(self))
-        self.exporter = _Exporter(self, app=None, registry=r, export_defaults=False)
-
-    def serve(self, app: Flask) -> str:
-        """/metrics on `app`, from the exporter; the endpoint name of its view."""
-        self.exporter.init_app(app)
-        return EXPORTER_ENDPOINT
 
     def start_at_zero(self, routes: Mapping[str, Iterable[str]], algorithms: Iterable[str]) -> None:
         """Create every series the service can name up front, at 0.
@@ -237,20 +216,3 @@ def _bucket_order(item: tuple[tuple[str, tuple], float]) -> tuple:
     others = tuple((k, v) for k, v in labels if k != "le")
     le = dict(labels).get("le")
     return (others, sample, float(le) if le is not None else 0.0)
-
-
-class _Exporter(PrometheusMetrics):
-    """The exporter, with its /metrics body made by `Metrics.render`.
-
-    Its own exposition would leave out the families nobody wrote yet, could not add
-    the scrape-time sources, and would switch to OpenMetrics when Prometheus asks for
-    it, where the contract fixes `text/plain; version=0.0.4`.
-    """
-
-    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.metrics = metrics
-
-    def generate_metrics(self, accept_header: str | None = None,
-                         names: list[str] | None = None) -> tuple[bytes, str]:
-        return self.metrics.render(), CONTENT_TYPE

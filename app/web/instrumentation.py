@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any, Callable, Iterable
 
-from app.observability.logs import ACCESS_LOGGER, access_line
+from app.observability.logs import ACCESS_LOGGER, REQUEST_ID, access_line
 from app.observability.metrics import UNMATCHED, Metrics, method_label, route_template
 from app.web.request_id import ENVIRON_KEY, HEADER, request_id_for
 from app.web.security_headers import add_security_headers
@@ -46,9 +46,11 @@ class RequestCycle:
             return start_response(status, headers, exc_info)
 
         self.metrics.http_in_progress.inc()
+        token = REQUEST_ID.set(request_id)
         try:
             return self.wsgi_app(environ, start)
         finally:
+            REQUEST_ID.reset(token)
             self.metrics.http_in_progress.dec()
             self._record(environ, request_id, seen["status"], seen["endpoint"],
                          time.perf_counter() - started)

@@ -1,0 +1,114 @@
+"""The application factory.
+
+`create_app()` reads the settings from the environment, wires the shared services
+(metrics, algorithms, readiness checks) into `app.extensions` and registers one
+blueprint per area. Tests pass `config=` overrides and extra `algorithms=`.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask
+
+from app.algorithms.base import Algorithm
+from app.algorithms.registry import ALGORITHMS, with_extras
+from app.config import Settings
+from app.docs import routes as docs_routes
+from app.docs.openapi import build_spec
+from app.docs.routes import OPENAPI_KEY
+from app.extensions import EXTENSION_KEY, Scaffold
+from app.health import routes as health_routes
+from app.health.routes import register_metrics_route
+from app.invoke import routes as invoke_routes
+from app.jobs import routes as jobs_routes
+from app.jobs.embedded import EmbeddedBackend
+from app.jobs.rq_backend import RQBackend
+from app.jobs.service import JobService
+from app.observability.logs import configure_logging
+from app.observability.metrics import Metrics
+from app.web.auth import public_paths, register_auth
+from app.web.body_deadline import BodyDeadline
+from app.web.client_address import TrustedProxyFix
+from app.web.errors import register_error_handlers
+from app.web.instrumentation import RequestCycle
+from app.web.limits import InvokeSlots
+from app.webhooks import delivery
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    algorithms: Mapping[str, Algorithm] | None = None,
+) -> Flask:
+    settings = Settings.from_env().with_overrides(config)
+    configure_logging(settings.log_level)
+
+    app = Flask(__name__, static_folder=None)  # the docs blueprint serves its own files
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_content_length
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+
+    registry = with_extras(algorithms if algorithms is not None else ALGORITHMS,
+                           settings.extra_algorithms)
+    if settings.default_algorithm not in registry:
+        raise ValueError(f"DEFAULT_ALGORITHM {settings.default_algorithm!r} is not registered")
+    services = Scaffold(settings=settings, metrics=Metrics(), algorithms=registry,
+                        invoke_slots=InvokeSlots(settings.max_inflight_invoke))
+    app.extensions[EXTENSION_KEY] = services
+    services.readiness_checks["algorithm"] = lambda: _algorithms_answer(services)
+    register_jobs(services)
+
+    app.wsgi_app = BodyDeadline(app.wsgi_app, settings.body_timeout_seconds)  # type: ignore[method-assign]
+    # Request ids, security headers, HTTP metrics and the access log wrap every request.
+    app.wsgi_app = RequestCycle(app.wsgi_app, services.metrics)  # type: ignore[method-assign]
+    app.wsgi_app = TrustedProxyFix(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
+    register_error_handlers(app)
+    register_auth(app, settings)
+    register_blueprints(app)
+    register_metrics_route(app, services.metrics)
+    app.config[OPENAPI_KEY] = build_spec(app, services.algorithms, settings.default_algorithm,
+                                         public_paths(settings))
+    return app
+
+
+def register_blueprints(app: Flask) -> None:
+    for blueprint in (invoke_routes.bp, jobs_routes.bp, health_routes.bp, docs_routes.bp):
+        app.register_blueprint(blueprint)
+
+
+def register_jobs(services: Scaffold) -> None:
+    """The job service on the backend the settings choose, and its readiness check."""
+    settings = services.settings
+    if settings.redis_url:
+        backend = RQBackend(settings)
+    else:
+        backend = EmbeddedBackend(settings, services.algorithms, services.metrics,
+                                  delivery.sender_for(settings))
+    services.metrics.sources.append(backend.metric_samples)
+    services.jobs = JobService(backend, services.algorithms, services.algorithm, services.metrics,
+                               delivery.address_policy(settings), settings.job_ttl_seconds,
+                               settings.max_params_bytes)
+    services.readiness_checks["jobs"] = backend.healthy
+
+
+def shutdown(app: Flask, exit_within: float | None = None) -> bool:
+    """Called by gunicorn's worker_exit hook: finish or fail the jobs this process took,
+    within `exit_within` seconds.
+
+    False when job or webhook threads are still running (their jobs marked failed
+    already): the caller should then exit without waiting for them.
+    """
+    services: Scaffold = app.extensions[EXTENSION_KEY]
+    return services.jobs.backend.shutdown(services.settings.shutdown_grace_seconds, exit_within)
+
+
+def _algorithms_answer(services: Scaffold) -> bool:
+    """Ready when every algorithm answers its own example (microseconds for PrimeChecker).
+
+    Run directly, not through `execute`, so probes do not count as executions.
+    """
+    for algorithm in services.algorithms.values():
+        algorithm.run(algorithm.params_schema.load(algorithm.example))
+    return bool(services.algorithms)
