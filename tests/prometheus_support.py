@@ -38,13 +38,10 @@ class Prometheus(ManagedProcess):
         return f"http://127.0.0.1:{self.port}/api/v1"
 
     def start(self, timeout: float = 30.0) -> "Prometheus":
-        super().start()
-        wait_for(self._ready, timeout, message=f"prometheus on port {self.port}")
+        self.start_until(self._ready, timeout, f"prometheus on port {self.port}")
         return self
 
     def _ready(self) -> bool:
-        if not self.alive():
-            raise AssertionError(f"prometheus exited early:\n{self.output()[-3000:]}")
         try:
             return requests.get(f"http://127.0.0.1:{self.port}/-/ready", timeout=1).ok
         except requests.RequestException:

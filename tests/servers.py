@@ -107,6 +107,16 @@ class ManagedProcess:
                 start_new_session=True,
             )
 
+    def start_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        """Start, then wait until `ready()`; fail at once, with its output, if it exits."""
+        ManagedProcess.start(self)  # subclasses' own start() calls this one
+
+        def up() -> bool:
+            if not self.alive():
+                raise AssertionError(f"{what} exited early:\n{self.output()[-3000:]}")
+            return ready()
+        wait_for(up, timeout, message=what)
+
     @property
     def pid(self) -> int:
         assert self.process is not None
@@ -161,13 +171,10 @@ class Service(ManagedProcess):
         return self.base_url + path
 
     def start(self, timeout: float = 30.0) -> "Service":
-        super().start()
-        wait_for(self._answers, timeout, message=f"service on port {self.port}")
+        self.start_until(self._answers, timeout, f"service on port {self.port}")
         return self
 
     def _answers(self) -> bool:
-        if not self.alive():
-            raise AssertionError(f"service exited early:\n{self.output()[-3000:]}")
         try:
             return requests.get(self.url("/healthz"), timeout=1).status_code == 200
         except requests.RequestException:
@@ -209,8 +216,7 @@ class RedisServer(ManagedProcess):
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 15.0) -> "RedisServer":
-        super().start()
-        wait_for(self._answers, timeout, message=f"redis-server on port {self.port}")
+        self.start_until(self._answers, timeout, f"redis-server on port {self.port}")
         return self
 
     def _answers(self) -> bool:
@@ -299,13 +305,10 @@ class Nginx(ManagedProcess):
         return f"http://127.0.0.1:{self.port}{path}"
 
     def __enter__(self) -> "Nginx":
-        self.start()
-        wait_for(self._listening, 15, message=f"nginx on port {self.port}")
+        self.start_until(self._listening, 15, f"nginx on port {self.port}")
         return self
 
     def _listening(self) -> bool:
-        if not self.alive():
-            raise AssertionError(f"nginx exited early:\n{self.output()[-3000:]}")
         try:
             socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
             return True
