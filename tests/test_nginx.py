@@ -286,3 +286,18 @@ def test_the_same_idle_connections_straight_to_gunicorn_hold_its_threads(jobs_se
             sock.close()
     wait_for(lambda: requests.get(jobs_service.url("/healthz"), timeout=5).ok, 15,
              message="the service to answer again")
+
+
+PATH_DIRECTIVES = ("pid", "error_log", "access_log", "include", "client_body_temp_path",
+                   "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path")
+
+
+def test_the_shipped_file_runs_as_any_user_from_its_prefix():
+    """No path outside nginx's prefix and nothing only root may set, so README's command
+    runs as any user."""
+    directives = [line.split("#", 1)[0].split() for line in SHIPPED.splitlines()]
+    directives = [words for words in directives if words]
+    assert not [words for words in directives if words[0] in ("daemon", "user")]
+    paths = [words[1].rstrip(";") for words in directives if words[0] in PATH_DIRECTIVES]
+    assert {"pid", "error_log", "access_log"} <= {words[0] for words in directives}
+    assert [path for path in paths if path.startswith("/")] == []
