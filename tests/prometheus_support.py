@@ -57,15 +57,19 @@ class Prometheus(ManagedProcess):
         assert body["status"] == "success", (expr, body)
         return body["data"]["result"]
 
-    def scrapes(self) -> int:
-        """How many successful scrapes of the target Prometheus has stored so far."""
-        result = self.query(f'count_over_time(up{{job="{JOB}"}}[1h])')
-        return int(float(result[0]["value"][1])) if result else 0
+    def last_scrape(self) -> float:
+        """When the newest successful scrape of the service started (0 before the first)."""
+        up = f'up{{job="{JOB}"}}'
+        result = self.query(f"timestamp({up}) and {up} == 1")
+        return float(result[0]["value"][1]) if result else 0.0
 
-    def wait_for_scrapes(self, more_than: int, timeout: float = 30.0) -> int:
-        """Wait until Prometheus has stored more than `more_than` scrapes; how many it has."""
-        return wait_for(lambda: (n := self.scrapes()) > more_than and n, timeout,
-                        message=f"more than {more_than} scrapes")
+    def wait_for_scrape_after(self, moment: float, timeout: float = 30.0) -> float:
+        """Wait for a successful scrape that started after `moment` (Unix seconds); its start.
+
+        A scrape is stamped with its start, so one begun before `moment` and stored after
+        it holds nothing of what happened in between: counting stored scrapes cannot tell."""
+        return wait_for(lambda: (at := self.last_scrape()) > moment and at, timeout,
+                        message=f"a scrape started after {moment}")
 
     def close(self) -> None:
         self.stop()

@@ -7,6 +7,7 @@ import json
 import math
 import re
 import subprocess
+import time
 
 import pytest
 import requests
@@ -24,25 +25,19 @@ DASHBOARD = ROOT / "deploy/grafana/dashboard.json"
 BURST = 200
 
 
-def last_scrape(prometheus: Prometheus) -> float:
-    """The timestamp of the newest stored scrape of the service."""
-    return float(prometheus.query(f'timestamp(up{{job="{JOB}"}})')[0]["value"][1])
-
-
 @pytest.mark.parametrize("mode", ["embedded", "scale_out"])
 def test_prometheus_sees_the_whole_first_burst_after_a_start(mode, redis_server):
     """A burst right after the first scrape of a fresh process: increase() counts it all
     (a series first exported with the burst already in it would show 0)."""
     env = {"REDIS_URL": redis_server.url, "WEB_CONCURRENCY": "2"} if mode == "scale_out" else {}
     with Service(env) as service, Prometheus(f"127.0.0.1:{service.port}") as prometheus:
-        scraped = prometheus.wait_for_scrapes(0)
+        prometheus.wait_for_scrape_after(0)
         with requests.Session() as session:
             for n in range(BURST):
                 reply = session.post(service.url("/invoke"), json={"number": n}, timeout=10)
                 assert reply.status_code == 200
-        prometheus.wait_for_scrapes(scraped + 1)
-        result = prometheus.query(
-            'sum(increase(http_requests_total{endpoint="/invoke"}[1m]))', at=last_scrape(prometheus))
+        at = prometheus.wait_for_scrape_after(time.time())
+        result = prometheus.query('sum(increase(http_requests_total{endpoint="/invoke"}[1m]))', at=at)
         seen = float(result[0]["value"][1]) if result else 0.0
         assert abs(seen - BURST) <= BURST * 0.1, f"increase() saw {seen} of {BURST} requests"
 
@@ -116,10 +111,9 @@ def test_every_dashboard_expression_returns_data(deployment):
     """Both modes (the queue and worker panels read Redis in scale-out)."""
     target = deployment.base_url.removeprefix("http://")
     with Prometheus(target) as prometheus:
-        scraped = prometheus.wait_for_scrapes(0)
+        prometheus.wait_for_scrape_after(0)
         serve_some_of_everything(deployment)
-        prometheus.wait_for_scrapes(scraped + 2)
-        at = last_scrape(prometheus)
+        at = prometheus.wait_for_scrape_after(time.time())
         for expr in dashboard_expressions():
             result = prometheus.query(concrete(expr), at=at)
             values = [float(series["value"][1]) for series in result]
