@@ -13,7 +13,7 @@ from app.invoke.schemas import AlgorithmList
 from app.web.json_body import json_object_body
 from app.web.request_id import current_request_id
 from app.schemas import json_schema
-from app.web.validation import load
+from app.validation import load
 
 bp = Blueprint("algorithm", __name__)
 
