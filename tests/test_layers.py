@@ -1,4 +1,4 @@
-"""Imports point one way: web -> jobs, webhooks, worker -> algorithms -> observability.
+"""Imports point one way, as README's Development section draws them.
 
 Each module is imported in a fresh interpreter and what came with it is checked, so
 the scale-out worker and the algorithms stay free of Flask, the blueprints and the
