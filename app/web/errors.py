@@ -14,11 +14,14 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.errors import AlgorithmNotFound, ClientError, Conflict, InvalidInput, JobNotFound, Unavailable
+from app.schemas import ErrorResponse, JobErrorResponse
 from app.web.request_id import current_request_id
 
 log = logging.getLogger(__name__)
 
 JOBS_PATH_PREFIX = "/jobs"
+flat_envelope = ErrorResponse()
+jobs_envelope = JobErrorResponse()
 
 # Codes for the HTTP conditions the documents do not name, in the documented style.
 HTTP_STATUS_CODES = {
@@ -84,8 +87,8 @@ def error_body(error: ApiError) -> dict[str, Any]:
         "request_id": current_request_id(),
     }
     if request.path == JOBS_PATH_PREFIX or request.path.startswith(JOBS_PATH_PREFIX + "/"):
-        return {"detail": body}
-    return body
+        return jobs_envelope.dump({"detail": body})
+    return flat_envelope.dump(body)
 
 
 def error_response(error: ApiError) -> Response:
