@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import Callable, Mapping
 
 from flask import current_app
 
 from app.algorithms.base import Algorithm
+from app.algorithms.registry import find_algorithm
 from app.config import Settings
-from app.web.errors import ApiError
+from app.jobs.service import JobService
 from app.observability.metrics import Metrics
-
-if TYPE_CHECKING:  # both import the web layer, which imports this module
-    from app.jobs.service import JobService
-    from app.web.limits import InvokeSlots
+from app.web.limits import InvokeSlots
 
 EXTENSION_KEY = "functional_scaffold"
 
@@ -23,22 +21,14 @@ class Scaffold:
     settings: Settings
     metrics: Metrics
     algorithms: Mapping[str, Algorithm]
+    jobs: JobService
+    invoke_slots: InvokeSlots
     # name -> check; /readyz is ready when every check returns True.
     readiness_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
-    jobs: JobService | None = None
-    invoke_slots: InvokeSlots | None = None
 
     def algorithm(self, name: str) -> Algorithm:
-        """The named algorithm, or the documented 404 listing what exists."""
-        try:
-            return self.algorithms[name]
-        except KeyError:
-            raise ApiError(
-                404,
-                "ALGORITHM_NOT_FOUND",
-                f"算法 '{name[:100]}' 不存在",
-                {"available_algorithms": sorted(self.algorithms)},
-            ) from None
+        """The named algorithm, or AlgorithmNotFound (the documented 404) listing what exists."""
+        return find_algorithm(self.algorithms, name)
 
 
 def scaffold() -> Scaffold:

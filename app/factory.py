@@ -22,6 +22,7 @@ from app.health import routes as health_routes
 from app.health.routes import register_metrics_route
 from app.invoke import routes as invoke_routes
 from app.jobs import routes as jobs_routes
+from app.jobs.backend import JobBackend
 from app.jobs.embedded import EmbeddedBackend
 from app.jobs.rq_backend import RQBackend
 from app.jobs.service import JobService
@@ -54,11 +55,14 @@ def create_app(
                            settings.extra_algorithms)
     if settings.default_algorithm not in registry:
         raise ValueError(f"DEFAULT_ALGORITHM {settings.default_algorithm!r} is not registered")
-    services = Scaffold(settings=settings, metrics=Metrics(), algorithms=registry,
-                        invoke_slots=InvokeSlots(settings.max_inflight_invoke))
+    metrics = Metrics()
+    invoke_slots = InvokeSlots(settings.max_inflight_invoke)
+    jobs = job_service(settings, registry, metrics)
+    services = Scaffold(settings=settings, metrics=metrics, algorithms=registry, jobs=jobs,
+                        invoke_slots=invoke_slots)
     app.extensions[EXTENSION_KEY] = services
     services.readiness_checks["algorithm"] = lambda: _algorithms_answer(services)
-    register_jobs(services)
+    services.readiness_checks["jobs"] = jobs.backend.healthy
 
     app.wsgi_app = BodyDeadline(app.wsgi_app, settings.body_timeout_seconds)  # type: ignore[method-assign]
     # Request ids, security headers, HTTP metrics and the access log wrap every request.
@@ -78,19 +82,17 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
 
-def register_jobs(services: Scaffold) -> None:
-    """The job service on the backend the settings choose, and its readiness check."""
-    settings = services.settings
+def job_service(settings: Settings, algorithms: Mapping[str, Algorithm],
+                metrics: Metrics) -> JobService:
+    """The job service on the backend the settings choose, its gauges in `metrics`."""
+    backend: JobBackend
     if settings.redis_url:
         backend = RQBackend(settings)
     else:
-        backend = EmbeddedBackend(settings, services.algorithms, services.metrics,
-                                  delivery.sender_for(settings))
-    services.metrics.sources.append(backend.metric_samples)
-    services.jobs = JobService(backend, services.algorithms, services.algorithm, services.metrics,
-                               delivery.address_policy(settings), settings.job_ttl_seconds,
-                               settings.max_params_bytes)
-    services.readiness_checks["jobs"] = backend.healthy
+        backend = EmbeddedBackend(settings, algorithms, metrics, delivery.sender_for(settings))
+    metrics.sources.append(backend.metric_samples)
+    return JobService(backend, algorithms, metrics, delivery.address_policy(settings),
+                      settings.job_ttl_seconds, settings.max_params_bytes)
 
 
 def shutdown(app: Flask, exit_within: float | None = None) -> bool:

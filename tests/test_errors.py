@@ -1,13 +1,16 @@
-"""Failures inside the app: an algorithm that raises, and a bug the app did not foresee."""
+"""Failures inside the app: an algorithm that raises, a bug the app did not foresee, and
+the domain's errors (app/errors.py), each answered with its documented status and code."""
 from __future__ import annotations
 
 import logging
 
 from marshmallow import Schema
 
+from app import errors
 from app.factory import create_app
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS
+from app.web.errors import CLIENT_ERRORS
 from tests.example_algorithm import POSITIVE_ONLY
 
 
@@ -56,3 +59,9 @@ def test_input_the_algorithm_refuses_is_a_400_logged_at_info(caplog):
     refused = [r for r in caplog.records if r.getMessage() == "algorithm refused its input"]
     assert [r.levelno for r in refused] == [logging.INFO]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_every_domain_error_has_a_status_and_code():
+    declared = {value for value in vars(errors).values()
+                if isinstance(value, type) and issubclass(value, errors.ClientError)}
+    assert declared - {errors.ClientError} == set(CLIENT_ERRORS)

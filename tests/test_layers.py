@@ -1,4 +1,4 @@
-"""Imports point one way: web -> jobs, webhooks, worker -> algorithms -> observability.
+"""Imports point one way, as README's Development section draws them.
 
 Each module is imported in a fresh interpreter and what came with it is checked, so
 the scale-out worker and the algorithms stay free of Flask, the blueprints and the
@@ -16,13 +16,16 @@ from tests.servers import ROOT
 
 WEB = ("flask", "werkzeug", "apispec", "prometheus_flask_exporter",
        "app.web", "app.docs", "app.factory", "app.extensions",
-       "app.invoke", "app.health", "app.jobs.routes", "app.jobs.service")
+       "app.invoke", "app.health", "app.jobs.routes")
 LAYERS = {
+    "app.errors": WEB + ("app.algorithms", "app.jobs", "app.webhooks", "app.worker"),
+    "app.validation": WEB + ("app.jobs", "app.webhooks", "app.worker"),
     "app.algorithms.registry": WEB + ("app.jobs", "app.webhooks", "app.worker"),
     "app.algorithms.prime_checker": WEB + ("app.jobs", "app.webhooks", "app.worker"),
     "app.observability.logs": WEB + ("app.algorithms", "app.jobs", "app.webhooks"),
     "app.observability.metrics": WEB + ("app.algorithms", "app.jobs", "app.webhooks"),
     "app.webhooks.delivery": WEB + ("app.jobs", "app.worker"),
+    "app.jobs.service": WEB + ("app.worker",),
     "app.jobs.tasks": WEB + ("app.worker",),
     "app.worker": WEB,
 }

@@ -20,8 +20,8 @@ from marshmallow import Schema, fields
 from app.factory import create_app
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS
-from app.web.errors import ApiError
-from app.web.limits import check_params_size, json_size
+from app.errors import InvalidInput
+from app.validation import check_params_size, json_size
 from tests.servers import Service, wait_for
 from tests.transports import ClientTransport, HttpTransport, Reply, Transport
 
@@ -147,10 +147,9 @@ def test_params_over_the_limit_are_a_validation_error_on_params():
     params = {"text": "é" * 60}  # two UTF-8 bytes each: the limit is in bytes
     limit = json_size(params) - 1
     assert limit > len(json.dumps(params, ensure_ascii=False))
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(InvalidInput) as refused:
         check_params_size(params, limit)
     error = refused.value
-    assert (error.status, error.code) == (400, "VALIDATION_ERROR")
     assert error.details["field"] == "params"
     assert error.details["max_bytes"] == limit
     assert len(str(error.details["value"])) < 200, "the echo is truncated"

@@ -6,10 +6,11 @@ this repository, in web processes and RQ workers alike.
 from __future__ import annotations
 
 import importlib
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from app.algorithms import prime_checker
 from app.algorithms.base import Algorithm
+from app.errors import AlgorithmNotFound
 
 ALGORITHMS: dict[str, Algorithm] = {
     algorithm.name: algorithm
@@ -29,3 +30,11 @@ def with_extras(base: dict[str, Algorithm], specs: Iterable[str]) -> dict[str, A
             raise TypeError(f"{spec} is not an Algorithm")
         registry[algorithm.name] = algorithm
     return registry
+
+
+def find_algorithm(algorithms: Mapping[str, Algorithm], name: str) -> Algorithm:
+    """The named algorithm, or AlgorithmNotFound listing what exists."""
+    try:
+        return algorithms[name]
+    except KeyError:
+        raise AlgorithmNotFound(name, algorithms) from None

@@ -1,4 +1,4 @@
-"""A job record: what GET /jobs/{job_id} shows, and what every store keeps.
+"""A job record: what every store keeps, and what GET /jobs/{job_id} shows (JobStatusResponse).
 
 Timestamps are kept as Unix seconds and shown as ISO 8601 UTC with a `+00:00`
 offset at whole-second resolution, exactly as the user's API document shows them.
@@ -70,22 +70,6 @@ class JobRecord:
     @classmethod
     def from_json(cls, raw: bytes) -> "JobRecord":
         return cls(**json.loads(raw))
-
-    def public_view(self) -> dict[str, Any]:
-        """The fields GET /jobs/{job_id} documents, timestamps in ISO 8601."""
-        return {
-            "job_id": self.job_id,
-            "status": self.status,
-            "algorithm": self.algorithm,
-            "created_at": iso(self.created_at),
-            "started_at": iso(self.started_at),
-            "completed_at": iso(self.completed_at),
-            "result": self.result,
-            "error": self.error,
-            "metadata": self.metadata,
-            "webhook_status": self.webhook_status,
-            "webhook_attempts": self.webhook_attempts,
-        }
 
     def webhook_payload(self) -> dict[str, Any]:
         """The body POSTed to the job's webhook when it finishes."""

@@ -6,11 +6,13 @@ from flask import Blueprint, Response, jsonify, request
 from app.web.auth import client_id
 from app.docs.operations import IDEMPOTENCY_HEADER, REQUEST_ID_HEADER, body_errors, operation
 from app.extensions import scaffold
-from app.jobs.model import iso
+from app.jobs.schemas import JobCreateResponse, JobStatusResponse
 from app.web.json_body import json_object_body
 from app.web.request_id import current_request_id
 
 bp = Blueprint("jobs", __name__)
+job_created = JobCreateResponse()
+job_status = JobStatusResponse()
 
 UNAVAILABLE = ("JobErrorResponse", "任务服务暂不可用 (Retry-After header)")
 NOT_FOUND = ("JobErrorResponse", "任务不存在或已过期")
@@ -35,10 +37,7 @@ def create_job() -> Response:
         json_object_body(), current_request_id(), request.headers.get(IDEMPOTENCY_HEADER["name"]),
         client_id(),
     )
-    # The bodies here are built directly: the JobCreateResponse and JobStatusResponse
-    # schemas document them (and the tests hold them to it), while `dump` checks nothing.
-    response = jsonify({"job_id": record.job_id, "status": record.status, "message": "任务已创建",
-                        "created_at": iso(record.created_at)})
+    response = jsonify(job_created.dump(record))
     response.status_code = 200 if replayed else 202
     response.headers["Location"] = f"{request.script_root}/jobs/{record.job_id}"
     if replayed:
@@ -52,7 +51,7 @@ def create_job() -> Response:
            path_descriptions=JOB_ID)
 def get_job(job_id: str) -> Response:
     """查询任务状态: every documented field, null where it does not apply yet."""
-    return jsonify(scaffold().jobs.get(job_id, client_id()).public_view())
+    return jsonify(job_status.dump(scaffold().jobs.get(job_id, client_id())))
 
 
 @bp.delete("/jobs/<job_id>")
@@ -63,4 +62,4 @@ def get_job(job_id: str) -> Response:
                "the job then reads `cancelled`.", path_descriptions=JOB_ID)
 def cancel_job(job_id: str) -> Response:
     """Cancel a job (an extension): pending ones always, running ones if the algorithm allows."""
-    return jsonify(scaffold().jobs.cancel(job_id, client_id()).public_view())
+    return jsonify(job_status.dump(scaffold().jobs.cancel(job_id, client_id())))

@@ -1,7 +1,15 @@
-"""Schemas of the jobs area, named as in the seed OpenAPI document."""
+"""Schemas of the jobs area, named as in the seed OpenAPI document.
+
+The routes dump job records through the response schemas, so the body is what
+/openapi.json describes.
+"""
+from __future__ import annotations
+
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
-from app.jobs.model import CANCELLED, COMPLETED, FAILED, PENDING, RUNNING
+from app.jobs.model import CANCELLED, COMPLETED, FAILED, PENDING, RUNNING, iso
 
 JOB_STATUSES = [PENDING, RUNNING, COMPLETED, FAILED, CANCELLED]
 JOB_STATUS_SCHEMA = {
@@ -12,6 +20,14 @@ JOB_STATUS_SCHEMA = {
 WEBHOOK_STATUSES = ["pending", "retrying", "delivered", "failed"]
 WEBHOOK_STATUS_SCHEMA = {"type": "string", "enum": WEBHOOK_STATUSES,
                          "description": "Extension: where the webhook delivery stands"}
+
+
+class Timestamp(fields.String):
+    """A record's Unix seconds shown as ISO 8601 UTC (`2024-01-01T12:00:00+00:00`); a string
+    in the docs."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return iso(value)
 
 
 class JobRequest(Schema):
@@ -32,8 +48,9 @@ class JobCreateResponse(Schema):
     job_id = fields.String(required=True, metadata={"description": "任务唯一标识", "example": "a1b2c3d4e5f6"})
     status = fields.String(required=True, validate=validate.OneOf(JOB_STATUSES),
                            metadata={"description": "任务状态"})
-    message = fields.String(required=True, metadata={"description": "状态消息", "example": "任务已创建"})
-    created_at = fields.String(required=True, metadata={"description": "创建时间(ISO 8601)"})
+    message = fields.String(required=True, dump_default="任务已创建",
+                            metadata={"description": "状态消息", "example": "任务已创建"})
+    created_at = Timestamp(required=True, metadata={"description": "创建时间(ISO 8601)"})
 
 
 class JobStatusResponse(Schema):
@@ -43,9 +60,9 @@ class JobStatusResponse(Schema):
     status = fields.String(required=True, validate=validate.OneOf(JOB_STATUSES),
                            metadata={"description": "任务状态"})
     algorithm = fields.String(required=True, metadata={"description": "算法名称"})
-    created_at = fields.String(required=True, metadata={"description": "创建时间(ISO 8601)"})
-    started_at = fields.String(required=True, allow_none=True, metadata={"description": "开始执行时间(ISO 8601)"})
-    completed_at = fields.String(required=True, allow_none=True, metadata={"description": "完成时间(ISO 8601)"})
+    created_at = Timestamp(required=True, metadata={"description": "创建时间(ISO 8601)"})
+    started_at = Timestamp(required=True, allow_none=True, metadata={"description": "开始执行时间(ISO 8601)"})
+    completed_at = Timestamp(required=True, allow_none=True, metadata={"description": "完成时间(ISO 8601)"})
     result = fields.Dict(required=True, allow_none=True, metadata={"description": "执行结果(仅完成时返回)"})
     error = fields.String(required=True, allow_none=True, metadata={"description": "错误信息(仅失败时返回)"})
     metadata = fields.Dict(required=True, allow_none=True, metadata={"description": "元数据信息"})

@@ -1,4 +1,7 @@
-"""Creating and reading jobs: validation, ids and metrics, whichever backend runs them."""
+"""Creating and reading jobs: validation, ids and metrics, whichever backend runs them.
+
+Failures are the domain's errors (app/errors.py), never HTTP: the web layer answers them.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -9,16 +12,14 @@ import time
 from typing import Any, Callable, Mapping
 
 from app.algorithms.base import Algorithm
-from app.web.errors import ApiError, service_unavailable, validation_error
+from app.algorithms.registry import find_algorithm
+from app.errors import Conflict, InvalidInput, JobNotFound, Unavailable
 from app.jobs.backend import JobBackend, QueueFull
 from app.jobs.model import CANCELLED, JOB_ID_PATTERN, PENDING, RUNNING, JobRecord, new_job_id
 from app.jobs.schemas import JobRequest
 from app.jobs.store import StoreFull, StoreUnavailable
-from app.web.limits import check_params_size
 from app.observability.metrics import Metrics
-from app.web.request_id import is_sane
-from app.web.json_body import echo
-from app.web.validation import load
+from app.validation import check_params_size, echo, is_sane, load
 from app.webhooks.address_policy import AddressPolicy, check_url
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def _digest(text: str) -> str:
 
 
 def wait_until(find: Callable[[], JobRecord | None], seconds: float) -> JobRecord:
-    """What `find` returns once it returns something; 503 if that takes over `seconds`."""
+    """What `find` returns once it returns something; StoreUnavailable if that takes over `seconds`."""
     deadline = time.monotonic() + seconds
     while (record := find()) is None:
         if time.monotonic() > deadline:
@@ -41,17 +42,11 @@ def wait_until(find: Callable[[], JobRecord | None], seconds: float) -> JobRecor
     return record
 
 
-def job_not_found(job_id: str) -> ApiError:
-    return ApiError(404, "JOB_NOT_FOUND", f"任务 '{job_id[:64]}' 不存在或已过期")
-
-
 class JobService:
-    def __init__(self, backend: JobBackend, algorithms: Mapping[str, Algorithm],
-                 find_algorithm: Callable[[str], Algorithm], metrics: Metrics,
+    def __init__(self, backend: JobBackend, algorithms: Mapping[str, Algorithm], metrics: Metrics,
                  policy: AddressPolicy, job_ttl_seconds: float, max_params_bytes: int) -> None:
         self.backend = backend
         self.algorithms = algorithms
-        self.find_algorithm = find_algorithm
         self.metrics = metrics
         self.policy = policy
         self.job_ttl_seconds = job_ttl_seconds
@@ -70,7 +65,7 @@ class JobService:
         """
         data = load(job_request, dict(body))
         check_params_size(data["params"], self.max_params_bytes)
-        algorithm: Algorithm = self.find_algorithm(data["algorithm"])
+        algorithm = find_algorithm(self.algorithms, data["algorithm"])
         load(algorithm.params_schema, data["params"], path_prefix="params.")
         if data["webhook"] is not None:
             self._check_webhook(data["webhook"])
@@ -81,10 +76,10 @@ class JobService:
             return self._submit_once(idempotency_key, client, data, request_id)
         except (QueueFull, StoreFull, StoreUnavailable) as exc:
             log.warning("job refused: %s", type(exc).__name__, extra={"reason": str(exc)})
-            raise service_unavailable() from None
+            raise Unavailable() from None
 
     def cancel(self, job_id: str, client: str = "") -> JobRecord:
-        """Cancel a pending job, or a running one whose algorithm allows it (409 otherwise)."""
+        """Cancel a pending job, or a running one whose algorithm allows it (Conflict otherwise)."""
         record = self.get(job_id, client)
         algorithm = self.algorithms.get(record.algorithm)
         expected = {PENDING, RUNNING} if algorithm and algorithm.cancellable else {PENDING}
@@ -94,11 +89,10 @@ class JobService:
                 completed_at=time.time(),
             )
         except StoreUnavailable:
-            raise service_unavailable() from None
+            raise Unavailable() from None
         if cancelled is None:
             current = self.get(job_id, client)
-            raise ApiError(409, "CONFLICT", f"a {current.status} job cannot be cancelled",
-                           {"status": current.status})
+            raise Conflict(f"a {current.status} job cannot be cancelled", status=current.status)
         self.backend.release(job_id)
         self.metrics.series(self.metrics.jobs_completed, record.algorithm, CANCELLED).inc()
         log.info("job cancelled", extra={"job_id": job_id})
@@ -108,13 +102,13 @@ class JobService:
         """The job, if `client` created it: another client's job is as unknown as a
         missing one, so ids cannot be probed across API keys."""
         if not JOB_ID_PATTERN.fullmatch(job_id):
-            raise job_not_found(job_id)
+            raise JobNotFound(job_id)
         try:
             record = self.backend.store.get(job_id)
         except StoreUnavailable:
-            raise service_unavailable() from None
+            raise Unavailable() from None
         if record is None or not hmac.compare_digest(record.owner, client):
-            raise job_not_found(job_id)
+            raise JobNotFound(job_id)
         return record
 
     def _submit(self, data: dict[str, Any], request_id: str, client: str,
@@ -135,8 +129,8 @@ class JobService:
     def _submit_once(self, key: str, client: str, data: dict[str, Any],
                      request_id: str) -> tuple[JobRecord, bool]:
         if not is_sane(key):
-            raise validation_error("Idempotency-Key must be printable and at most 128 characters",
-                                   field="Idempotency-Key")
+            raise InvalidInput("Idempotency-Key must be printable and at most 128 characters",
+                               field="Idempotency-Key")
         fingerprint = _digest(json.dumps(data, sort_keys=True, ensure_ascii=False))
         claim = {"fingerprint": fingerprint, "job_id": new_job_id()}
         store = self.backend.store
@@ -149,8 +143,7 @@ class JobService:
                 store.forget(scoped_key)
                 raise
         if kept["fingerprint"] != fingerprint:
-            raise ApiError(409, "CONFLICT",
-                           "Idempotency-Key was already used with a different request body")
+            raise Conflict("Idempotency-Key was already used with a different request body")
         # The first request may still be storing its job: it takes microseconds.
         return wait_until(lambda: store.get(kept["job_id"]), IDEMPOTENT_WAIT_SECONDS), True
 
@@ -158,4 +151,4 @@ class JobService:
         try:
             check_url(url, self.policy)
         except ValueError as exc:
-            raise validation_error(str(exc), field="webhook", value=echo(url)) from None
+            raise InvalidInput(str(exc), field="webhook", value=echo(url)) from None

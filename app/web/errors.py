@@ -13,11 +13,15 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from app.errors import AlgorithmNotFound, ClientError, Conflict, InvalidInput, JobNotFound, Unavailable
+from app.schemas import ErrorResponse, JobErrorResponse
 from app.web.request_id import current_request_id
 
 log = logging.getLogger(__name__)
 
 JOBS_PATH_PREFIX = "/jobs"
+flat_envelope = ErrorResponse()
+jobs_envelope = JobErrorResponse()
 
 # Codes for the HTTP conditions the documents do not name, in the documented style.
 HTTP_STATUS_CODES = {
@@ -59,13 +63,19 @@ def validation_error(message: str, **details: Any) -> ApiError:
     return ApiError(400, "VALIDATION_ERROR", message, details or None)
 
 
-def service_unavailable(retry_after_seconds: int = 1) -> ApiError:
-    return ApiError(
-        503,
-        "SERVICE_UNAVAILABLE",
-        "任务服务暂不可用,请稍后重试",
-        headers={"Retry-After": str(retry_after_seconds)},
-    )
+# The domain's errors (app/errors.py) as HTTP: status, code and extra headers.
+CLIENT_ERRORS: dict[type[ClientError], tuple[int, str, dict[str, str]]] = {
+    InvalidInput: (400, "VALIDATION_ERROR", {}),
+    AlgorithmNotFound: (404, "ALGORITHM_NOT_FOUND", {}),
+    JobNotFound: (404, "JOB_NOT_FOUND", {}),
+    Conflict: (409, "CONFLICT", {}),
+    Unavailable: (503, "SERVICE_UNAVAILABLE", {"Retry-After": "1"}),
+}
+
+
+def _from_client_error(error: ClientError) -> ApiError:
+    status, code, headers = CLIENT_ERRORS[type(error)]
+    return ApiError(status, code, error.message, error.details, headers)
 
 
 def error_body(error: ApiError) -> dict[str, Any]:
@@ -77,8 +87,8 @@ def error_body(error: ApiError) -> dict[str, Any]:
         "request_id": current_request_id(),
     }
     if request.path == JOBS_PATH_PREFIX or request.path.startswith(JOBS_PATH_PREFIX + "/"):
-        return {"detail": body}
-    return body
+        return jobs_envelope.dump({"detail": body})
+    return flat_envelope.dump(body)
 
 
 def error_response(error: ApiError) -> Response:
@@ -110,6 +120,10 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError) -> Response:
         return error_response(error)
+
+    @app.errorhandler(ClientError)
+    def handle_client_error(error: ClientError) -> Response:
+        return error_response(_from_client_error(error))
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException) -> Response:

@@ -19,6 +19,7 @@ from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.algorithms.fields import HugeInteger
+from app.validation import echo
 from app.web.errors import ApiError, validation_error
 
 
@@ -47,7 +48,6 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-MAX_ECHO_CHARS = 64
 _MAX_INT_DIGITS = 4300  # Python's own limit on int <-> str conversion
 
 # Built once: `json.loads(..., parse_int=...)` would build a decoder on every call.
@@ -75,21 +75,6 @@ def json_type(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "array" if isinstance(value, list) else "object"
-
-
-def echo(value: Any) -> Any:
-    """The offending value as sent, or its JSON text cut to MAX_ECHO_CHARS when long."""
-    if isinstance(value, (bool, float)) or value is None:
-        return value
-    if isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, str):
-        text = value
-    else:
-        text = json.dumps(value, ensure_ascii=False)
-    if len(text) <= MAX_ECHO_CHARS:
-        return value
-    return f"{text[:MAX_ECHO_CHARS]}… ({len(text)} characters)"
 
 
 def lone_surrogate(value: Any) -> tuple[str, str] | None:

@@ -12,35 +12,20 @@
   GUNICORN_THREADS (e.g. threads - 2) to keep threads for probes and scrapes.
 - A job's params are stored until the job expires, so their JSON is bounded by
   `MAX_PARAMS_BYTES` (64 KiB): larger is 400 VALIDATION_ERROR on `params`. The job
-  service calls `check_params_size` when it validates a new job.
+  service calls `app.validation.check_params_size` when it validates a new job.
 
 Over-long request lines and headers never reach Flask: gunicorn refuses them, and
 app.serving.server_errors makes that refusal the JSON envelope.
 """
 from __future__ import annotations
 
-import json
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Iterator
 
-from app.web.errors import ApiError, validation_error
-from app.web.json_body import echo
+from app.web.errors import ApiError
 
 RETRY_AFTER_SECONDS = 1
-
-
-def json_size(value: Any) -> int:
-    """Bytes of `value` as compact UTF-8 JSON, the way a store would keep it."""
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
-
-
-def check_params_size(params: Any, max_bytes: int) -> None:
-    """400 VALIDATION_ERROR on `params` when their JSON is larger than `max_bytes`."""
-    size = json_size(params)
-    if size > max_bytes:
-        raise validation_error(f"params must be at most {max_bytes} bytes of JSON, not {size}",
-                               field="params", value=echo(params), max_bytes=max_bytes)
 
 
 def busy() -> ApiError:

@@ -11,15 +11,11 @@ from typing import Any
 
 from flask import has_request_context, request
 
+from app.validation import is_sane
+
 HEADER = "X-Request-Id"
 SUPPLIED_KEY = "HTTP_X_REQUEST_ID"  # the header as WSGI hands it over
 ENVIRON_KEY = "functional_scaffold.request_id"
-MAX_LENGTH = 128
-
-
-def is_sane(value: str) -> bool:
-    """Printable ASCII without spaces, at most 128 characters: safe in logs and headers."""
-    return 0 < len(value) <= MAX_LENGTH and value.isascii() and value.isprintable() and " " not in value
 
 
 def new_request_id() -> str:

@@ -1,0 +1,114 @@
+"""Checking client input against the documented rules, whichever layer received it.
+
+A marshmallow schema's errors become one InvalidInput: the contract wants
+`details.field` to name the offending field and `details.value` to echo what was
+sent, truncated when long, so marshmallow's nested message dict is flattened here
+into that shape. /invoke and the job service both validate through `load`; the web
+layer answers InvalidInput with 400 VALIDATION_ERROR.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterator
+
+from marshmallow import Schema, ValidationError
+
+from app.algorithms.fields import HugeInteger, Int64
+from app.errors import InvalidInput
+
+MAX_ECHO_CHARS = 64
+MAX_TOKEN_LENGTH = 128
+
+
+def is_sane(value: str) -> bool:
+    """Printable ASCII without spaces, at most 128 characters: safe in logs and headers."""
+    return (0 < len(value) <= MAX_TOKEN_LENGTH and value.isascii() and value.isprintable()
+            and " " not in value)
+
+
+def echo(value: Any) -> Any:
+    """The offending value as sent, or its JSON text cut to MAX_ECHO_CHARS when long."""
+    if isinstance(value, (bool, float)) or value is None:
+        return value
+    if isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False)
+    if len(text) <= MAX_ECHO_CHARS:
+        return value
+    return f"{text[:MAX_ECHO_CHARS]}… ({len(text)} characters)"
+
+
+_MISSING = object()
+
+
+def load(schema: Schema, data: dict[str, Any], path_prefix: str = "") -> dict[str, Any]:
+    """`schema.load(data)`, or InvalidInput naming the first bad field."""
+    try:
+        return schema.load(data)
+    except ValidationError as err:
+        raise _to_invalid_input(err, schema, data, path_prefix) from None
+
+
+def _to_invalid_input(
+    err: ValidationError, schema: Schema, data: dict[str, Any], prefix: str
+) -> InvalidInput:
+    problems = sorted(_flatten(err.messages))
+    path, message = problems[0]
+    field_name = path[0] if path else "_schema"
+    dotted = prefix + ".".join(str(p) for p in path)
+    if message == "Unknown field.":
+        message = f"{dotted} is not a known field"
+    elif not message.startswith(field_name):
+        message = f"{dotted}: {message}"
+    details: dict[str, Any] = {"field": dotted}
+    value = _lookup(data, path)
+    if value is not _MISSING:
+        details["value"] = echo(value)
+    field = schema.fields.get(field_name)
+    if isinstance(field, Int64) and _is_integer(value):  # an integer Int64 refused: out of range
+        details["allowed_range"] = field.allowed_range
+    if len(problems) > 1:
+        details["errors"] = {prefix + ".".join(map(str, p)): m for p, m in problems}
+    return InvalidInput(message, **details)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, (int, HugeInteger)) and not isinstance(value, bool)
+
+
+def _flatten(messages: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    if isinstance(messages, dict):
+        for key, inner in messages.items():
+            yield from _flatten(inner, path + (key,))
+    elif isinstance(messages, list):
+        for inner in messages:
+            yield from _flatten(inner, path)
+    else:
+        yield path, str(messages)
+
+
+def _lookup(data: Any, path: tuple) -> Any:
+    for key in path:
+        if isinstance(data, dict) and key in data:
+            data = data[key]
+        elif isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data):
+            data = data[key]
+        else:
+            return _MISSING
+    return data
+
+
+def json_size(value: Any) -> int:
+    """Bytes of `value` as compact UTF-8 JSON, the way a store would keep it."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def check_params_size(params: Any, max_bytes: int) -> None:
+    """InvalidInput on `params` when their JSON is larger than `max_bytes`."""
+    size = json_size(params)
+    if size > max_bytes:
+        raise InvalidInput(f"params must be at most {max_bytes} bytes of JSON, not {size}",
+                               field="params", value=echo(params), max_bytes=max_bytes)
