@@ -11,7 +11,7 @@ from typing import Any, Iterator
 from marshmallow import Schema, ValidationError
 
 from app.web.errors import ApiError, validation_error
-from app.algorithms.fields import HugeInteger, Int64
+from app.algorithms.fields import HugeNumber, Int64
 from app.web.json_body import echo
 
 _MISSING = object()
@@ -49,7 +49,7 @@ def _to_api_error(
 
 
 def _is_integer(value: Any) -> bool:
-    return isinstance(value, (int, HugeInteger)) and not isinstance(value, bool)
+    return isinstance(value, (int, HugeNumber)) and not isinstance(value, bool)
 
 
 def _flatten(messages: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
