@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 from openapi_spec_validator import validate
@@ -96,6 +97,30 @@ def test_generated_clients_get_typed_results_and_one_webhook_status_enum(client)
                                        {"type": "null"}]
     assert "enum" not in webhook_status and "type" not in webhook_status
     assert schemas["WebhookStatus"]["enum"] == ["pending", "retrying", "delivered", "failed"]
+
+
+def enums(node: Any) -> Iterator[tuple[str, ...]]:
+    """Every `enum` in an OpenAPI document, wherever it is written."""
+    if isinstance(node, dict):
+        if "enum" in node:
+            yield tuple(map(str, node["enum"]))
+        for inner in node.values():
+            yield from enums(inner)
+    elif isinstance(node, list):
+        for inner in node:
+            yield from enums(inner)
+
+
+def test_each_enum_is_written_once_so_a_generated_client_gets_one_type(client):
+    """A generator makes one enum type per `enum` it meets: the job status, written
+    inline in JobCreateResponse and JobStatusResponse beside the JobStatus component,
+    came out as three identical Python enums."""
+    document = client.get("/openapi.json").get_json()
+    written = list(enums(document))
+    assert len(written) == len(set(written)), written
+    for component in ("JobCreateResponse", "JobStatusResponse"):
+        status = document["components"]["schemas"][component]["properties"]["status"]
+        assert status["$ref"] == "#/components/schemas/JobStatus"
 
 
 def test_the_request_id_header_is_described_in_full(client):

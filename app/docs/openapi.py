@@ -63,16 +63,19 @@ class _Document:
         self.params_components = self._algorithm_components(default)
 
     def typed_properties(self) -> None:
-        """Two properties apispec writes loosely, rewritten for generated clients:
+        """Properties apispec writes loosely, rewritten for generated clients:
         InvokeResponse.result as the algorithms' result schemas (their fields, not a
-        free-form object), and webhook_status as one named enum or null (apispec writes
-        `type: [string, null]` with null inside the enum, which a generator turns into
-        several enum types)."""
+        free-form object); a job's status as the JobStatus component, as the contract
+        has it (an inline enum per response is one more enum type each); webhook_status
+        as one named enum or null (apispec writes `type: [string, null]` with null
+        inside the enum, which a generator turns into several enum types)."""
         results = [_ref(f"{name}Result") for name, algorithm in sorted(self.algorithms.items())
                    if algorithm.result_schema is not None]
         if results:
             _replace(self._property("InvokeResponse", "result"),
                      results[0] if len(results) == 1 else {"oneOf": results})
+        for component in ("JobCreateResponse", "JobStatusResponse"):
+            _replace(self._property(component, "status"), _ref("JobStatus"))
         _replace(self._property("JobStatusResponse", "webhook_status"),
                  {"anyOf": [_ref("WebhookStatus"), {"type": "null"}]})
 
