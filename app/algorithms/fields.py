@@ -13,8 +13,10 @@ from marshmallow import ValidationError, fields
 class HugeNumber(str):
     """A JSON number too large to hold: an integer past Python's 4300 digits, or any
     number past a float's range (`-1e400`). It stays the text sent, so an echo of it is
-    JSON, and expanding `1e4299` into 4300 digits costs nothing; Int64 answers it with a
-    range error."""
+    JSON and `1e4299` stays six characters, never an int of 4300 digits; Int64 answers it
+    with a range error."""
+
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return f"HugeNumber({len(self)} characters)"
