@@ -67,10 +67,11 @@ class _Document:
     def typed_properties(self) -> None:
         """Properties apispec writes loosely, rewritten for generated clients:
         InvokeResponse.result as the algorithms' result schemas (their fields, not a
-        free-form object, which stays only for an algorithm declaring none); a job's status as the JobStatus component, as the contract
-        has it (an inline enum per response is one more enum type each); webhook_status
-        as one named enum or null (apispec writes `type: [string, null]` with null
-        inside the enum, which a generator turns into several enum types)."""
+        free-form object, which stays only for an algorithm declaring none); a job's
+        status as the JobStatus component, as the contract has it (an inline enum per
+        response is one more enum type each); webhook_status as one named enum or null
+        (apispec writes `type: [string, null]` with null inside the enum, which a
+        generator turns into several enum types)."""
         algorithms = sorted(self.algorithms.items())
         results = [_ref(f"{name}Result") for name, algorithm in algorithms
                    if algorithm.result_schema is not None]
