@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from marshmallow import Schema, ValidationError
 
-from app.algorithms.fields import HugeInteger, Int64
+from app.algorithms.fields import HugeNumber, Int64
 from app.errors import InvalidInput
 
 MAX_ECHO_CHARS = 64
@@ -76,7 +76,7 @@ def _to_invalid_input(
 
 
 def _is_integer(value: Any) -> bool:
-    return isinstance(value, (int, HugeInteger)) and not isinstance(value, bool)
+    return isinstance(value, (int, HugeNumber)) and not isinstance(value, bool)
 
 
 def _flatten(messages: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:

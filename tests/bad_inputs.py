@@ -23,6 +23,11 @@ class BadInput:
         return self.name
 
 
+# Numbers no float holds, integral or not: read as floats they would echo as ±Infinity.
+PAST_A_FLOAT = ["-1e400", "1e400", "-1.5e999", "1.8e308", "1" + "0" * 400 + ".5",
+                "-1" + "0" * 400 + ".5"]
+
+
 def number_body(raw: str) -> bytes:
     return ('{"number": %s}' % raw).encode()
 
@@ -37,6 +42,7 @@ BAD_INVOKE_INPUTS = [
     BadInput("-1e400", number_body("-1e400"), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("1e5000", number_body("1e5000"), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("9.3e18", number_body("9.3e18"), JSON, 400, "VALIDATION_ERROR", "number"),
+    BadInput("1e19", number_body("1e19"), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("true", number_body("true"), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("null", number_body("null"), JSON, 400, "VALIDATION_ERROR", "number"),
     BadInput("missing field", b"{}", JSON, 400, "VALIDATION_ERROR", "number"),

@@ -1,4 +1,5 @@
-"""Chunked bodies gunicorn cannot read: a 400 envelope, logged at INFO, never a 500.
+"""Bodies gunicorn cannot read, or that end short: a 400 envelope, logged at INFO,
+never a 500 and never a request run on part of its body.
 
 gunicorn finds a malformed chunk only while the app reads the body, inside the view,
 so these go through a real gunicorn on raw sockets.
@@ -13,20 +14,30 @@ import pytest
 from tests.servers import wait_for
 
 BODY = b'{"number": 17}'
+CHUNKED = "Transfer-Encoding: chunked"
 FRAMINGS = {
-    "size zz": b"zz\r\n" + BODY + b"\r\n0\r\n\r\n",
-    "size -1": b"-1\r\n" + BODY + b"\r\n0\r\n\r\n",
-    "size 0xd": b"0xd\r\n" + BODY + b"\r\n0\r\n\r\n",
-    "missing terminator": b"2\r\n" + BODY + b"\r\n0\r\n\r\n",
-    "bad extension": b"e;\x00\r\n" + BODY + b"\r\n0\r\n\r\n",
+    "size zz": (CHUNKED, b"zz\r\n" + BODY + b"\r\n0\r\n\r\n"),
+    "size -1": (CHUNKED, b"-1\r\n" + BODY + b"\r\n0\r\n\r\n"),
+    "size 0xd": (CHUNKED, b"0xd\r\n" + BODY + b"\r\n0\r\n\r\n"),
+    "size +e": (CHUNKED, b"+e\r\n" + BODY + b"\r\n0\r\n\r\n"),
+    "size empty": (CHUNKED, b"\r\n" + BODY + b"\r\n0\r\n\r\n"),
+    "size past the body": (CHUNKED, b"ffffffffffffffffffff\r\n" + BODY + b"\r\n0\r\n\r\n"),
+    "missing terminator": (CHUNKED, b"2\r\n" + BODY + b"\r\n0\r\n\r\n"),
+    "bare LF": (CHUNKED, b"e\n" + BODY + b"\n0\n\n"),
+    "bad extension": (CHUNKED, b"e;\x00\r\n" + BODY + b"\r\n0\r\n\r\n"),
+    "bad trailer": (CHUNKED, b"e\r\n" + BODY + b"\r\n0\r\nno colon\r\n\r\n"),
+    "no last chunk": (CHUNKED, b"e\r\n" + BODY + b"\r\n"),
+    "short of Content-Length": (f"Content-Length: {len(BODY) + 1}", BODY),
 }
 
 
-def post_chunked(port: int, path: str, chunks: bytes) -> tuple[int, dict[str, str], bytes]:
+def post_framed(port: int, path: str, framing: str, body: bytes
+                ) -> tuple[int, dict[str, str], bytes]:
+    """POST `body` as is, with the `framing` header, and close the sending side."""
     head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            "Transfer-Encoding: chunked\r\n\r\n").encode()
+            f"{framing}\r\n\r\n").encode()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(head + chunks)
+        sock.sendall(head + body)
         sock.shutdown(socket.SHUT_WR)
         raw = b""
         while chunk := sock.recv(65536):
@@ -39,8 +50,8 @@ def post_chunked(port: int, path: str, chunks: bytes) -> tuple[int, dict[str, st
 
 @pytest.mark.parametrize("framing", FRAMINGS, ids=str)
 @pytest.mark.parametrize("path", ["/invoke", "/jobs"])
-def test_a_malformed_chunk_is_a_400_envelope_not_a_500(service, framing, path):
-    status, headers, body = post_chunked(service.port, path, FRAMINGS[framing])
+def test_a_malformed_body_is_a_400_envelope_not_a_500(service, framing, path):
+    status, headers, body = post_framed(service.port, path, *FRAMINGS[framing])
     assert status == 400, body
     assert headers["content-type"].startswith("application/json")
     assert headers["connection"] == "close"  # the rest of the stream cannot be trusted

@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from app.extensions import EXTENSION_KEY
@@ -96,6 +98,48 @@ def test_generated_clients_get_typed_results_and_one_webhook_status_enum(client)
                                        {"type": "null"}]
     assert "enum" not in webhook_status and "type" not in webhook_status
     assert schemas["WebhookStatus"]["enum"] == ["pending", "retrying", "delivered", "failed"]
+
+
+def test_every_algorithms_answer_matches_the_invoke_response_schema(jobs_app):
+    """InvokeResponse.result names each algorithm's result schema, and a free-form
+    object for an algorithm without one (the test algorithms, the README's Gcd): a
+    generated client must parse every /invoke answer, not only PrimeChecker's."""
+    client = jobs_app.test_client()
+    document = client.get("/openapi.json").get_json()
+    validator = Draft202012Validator({"$ref": "#/components/schemas/InvokeResponse",
+                                      "components": document["components"]})
+    for name, algorithm in jobs_app.extensions[EXTENSION_KEY].algorithms.items():
+        reply = client.post(f"/invoke/{name}", json=algorithm.example)
+        assert reply.status_code == 200, (name, reply.get_json())
+        validator.validate(reply.get_json())
+    # A generator tries anyOf's schemas in order: the free-form one must come last.
+    result = document["components"]["schemas"]["InvokeResponse"]["properties"]["result"]
+    assert result["anyOf"] == [{"$ref": "#/components/schemas/PrimeCheckerResult"},
+                               {"type": "object"}]
+
+
+def enums(node: Any) -> Iterator[tuple[str, ...]]:
+    """Every `enum` in an OpenAPI document, wherever it is written."""
+    if isinstance(node, dict):
+        if "enum" in node:
+            yield tuple(map(str, node["enum"]))
+        for inner in node.values():
+            yield from enums(inner)
+    elif isinstance(node, list):
+        for inner in node:
+            yield from enums(inner)
+
+
+def test_each_enum_is_written_once_so_a_generated_client_gets_one_type(client):
+    """A generator makes one enum type per `enum` it meets: the job status, written
+    inline in JobCreateResponse and JobStatusResponse beside the JobStatus component,
+    came out as three identical Python enums."""
+    document = client.get("/openapi.json").get_json()
+    written = list(enums(document))
+    assert len(written) == len(set(written)), written
+    for component in ("JobCreateResponse", "JobStatusResponse"):
+        status = document["components"]["schemas"][component]["properties"]["status"]
+        assert status["$ref"] == "#/components/schemas/JobStatus"
 
 
 def test_the_request_id_header_is_described_in_full(client):

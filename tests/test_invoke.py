@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.bad_inputs import BAD_INVOKE_INPUTS, BadInput
+from tests.bad_inputs import BAD_INVOKE_INPUTS, PAST_A_FLOAT, BadInput
 
 ERROR_KEYS = {"error", "message", "details", "request_id"}
 
@@ -63,13 +63,13 @@ def test_an_integral_number_is_that_integer(http, raw, number):
     assert reply.json()["result"]["number"] == number
 
 
-@pytest.mark.parametrize("raw", ["-1e400", "1e400", "-1.5e999"])
-def test_a_number_past_a_float_is_refused_with_a_json_echo(http, raw):
+@pytest.mark.parametrize("raw", PAST_A_FLOAT, ids=lambda raw: raw[:12])
+def test_a_number_past_a_float_is_refused_echoed_as_sent(http, raw):
     reply = http.request("POST", "/invoke", ('{"number": %s}' % raw).encode(), "application/json")
     assert reply.status == 400
     details = reply.json()["details"]  # strict JSON: no -Infinity in it
     assert details["field"] == "number" and "allowed_range" in details
-    assert isinstance(details["value"], str) and "Infinity" not in details["value"]
+    assert details["value"].startswith(raw[:64])  # cut after 64 characters when longer
 
 
 def test_documented_validation_message_word_for_word(http):

@@ -7,7 +7,6 @@ up to about two seconds late there: the upper bounds allow for it.
 """
 from __future__ import annotations
 
-import time
 
 import pytest
 

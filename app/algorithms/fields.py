@@ -1,7 +1,7 @@
 """Fields for algorithms' params schemas.
 
 They depend on nothing of the web: an algorithm module imports them, and the request
-layer (app/web/json_body.py) produces the HugeInteger they refuse.
+layer (app/web/json_body.py) produces the HugeNumber they refuse.
 """
 from __future__ import annotations
 
@@ -10,11 +10,16 @@ from typing import Any
 from marshmallow import ValidationError, fields
 
 
-class HugeInteger(str):
-    """A JSON integer too long for Python to convert; Int64 answers it with a range error."""
+class HugeNumber(str):
+    """A JSON number too large to hold: an integer past Python's 4300 digits, or any
+    number past a float's range (`-1e400`). It stays the text sent, so an echo of it is
+    JSON and `1e4299` stays six characters, never an int of 4300 digits; Int64 answers it
+    with a range error."""
+
+    __slots__ = ()
 
     def __repr__(self) -> str:
-        return f"HugeInteger({len(self)} digits)"
+        return f"HugeNumber({len(self)} characters)"
 
 
 INT64_MIN = -(2**63)
@@ -44,7 +49,7 @@ class Int64(fields.Integer):
         return super().make_error(key, name=self.name, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
-        if isinstance(value, HugeInteger):
+        if isinstance(value, HugeNumber):
             raise self.make_error("range")
         number = super()._deserialize(value, attr, data, **kwargs)
         if not INT64_MIN <= number <= INT64_MAX:

@@ -29,6 +29,8 @@ from app.schemas import OPENAPI_VERSION, ErrorResponse, JobErrorResponse
 
 # Flask answers these on every route by itself; the document lists what the views serve.
 UNDOCUMENTED_METHODS = frozenset({"HEAD", "OPTIONS"})
+# The result of an algorithm that declares no result schema: any JSON object.
+FREE_FORM: dict[str, Any] = {"type": "object"}
 
 
 def _ref(component: str) -> dict[str, Any]:
@@ -63,16 +65,23 @@ class _Document:
         self.params_components = self._algorithm_components(default)
 
     def typed_properties(self) -> None:
-        """Two properties apispec writes loosely, rewritten for generated clients:
+        """Properties apispec writes loosely, rewritten for generated clients:
         InvokeResponse.result as the algorithms' result schemas (their fields, not a
-        free-form object), and webhook_status as one named enum or null (apispec writes
-        `type: [string, null]` with null inside the enum, which a generator turns into
-        several enum types)."""
-        results = [_ref(f"{name}Result") for name, algorithm in sorted(self.algorithms.items())
+        free-form object, which stays only for an algorithm declaring none); a job's
+        status as the JobStatus component, as the contract has it (an inline enum per
+        response is one more enum type each); webhook_status as one named enum or null
+        (apispec writes `type: [string, null]` with null inside the enum, which a
+        generator turns into several enum types)."""
+        algorithms = sorted(self.algorithms.items())
+        results = [_ref(f"{name}Result") for name, algorithm in algorithms
                    if algorithm.result_schema is not None]
-        if results:
-            _replace(self._property("InvokeResponse", "result"),
-                     results[0] if len(results) == 1 else {"oneOf": results})
+        if any(algorithm.result_schema is None for _, algorithm in algorithms):
+            results.append(FREE_FORM)  # last: a generated client tries the typed ones first
+        # anyOf, not oneOf: two algorithms' results may fit each other's schema.
+        _replace(self._property("InvokeResponse", "result"),
+                 results[0] if len(results) == 1 else {"anyOf": results})
+        for component in ("JobCreateResponse", "JobStatusResponse"):
+            _replace(self._property(component, "status"), _ref("JobStatus"))
         _replace(self._property("JobStatusResponse", "webhook_status"),
                  {"anyOf": [_ref("WebhookStatus"), {"type": "null"}]})
 

@@ -35,7 +35,7 @@ from app.algorithms.registry import ALGORITHMS, with_extras
 from app.config import Settings
 from app.jobs.execution import fail_job, run_job
 from app.jobs.model import PENDING, RUNNING, JobRecord
-from app.jobs.redis_store import LEASE_SECONDS, RedisJobStore, connect
+from app.jobs.redis_store import RedisJobStore, connect
 from app.observability.metrics import Metrics
 from app.observability.shared_metrics import MetricsBuffer, worker_metrics
 from app.webhooks import delivery

@@ -57,10 +57,10 @@ def request_timeout(seconds: float) -> ApiError:
                             {"body_timeout_seconds": seconds}))
 
 
-def malformed_body(exc: Exception) -> ApiError:
-    """A body gunicorn could not read (a bad chunk size or terminator): the client's
-    mistake, a 400 like any other bad body, never a 500."""
-    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+def malformed_body(reason: str) -> ApiError:
+    """A body gunicorn could not read (a bad chunk size or terminator) or that ended
+    before its Content-Length: the client's mistake, a 400 like any other bad body,
+    never a 500, and never a request run on part of its body."""
     return closing(validation_error("request body is not valid HTTP framing", field="body",
                                     reason=reason[:200]))
 
@@ -151,7 +151,9 @@ class Watcher:
 
 
 class DeadlineInput:
-    """`wsgi.input` that answers 408 when the alarm cut the body short.
+    """`wsgi.input` that answers 408 when the alarm cut the body short, and 400 when the
+    client's body ends before its Content-Length: gunicorn sets `wsgi.input_terminated`,
+    so Werkzeug reads to the end of the stream and would take a cut body as whole.
 
     The alarm is cancelled as soon as the body is complete, so a request that then runs
     for long keeps its connection. No `readinto`: Werkzeug then calls `read`.
@@ -161,6 +163,7 @@ class DeadlineInput:
                  seconds: float) -> None:
         self._stream = stream
         self._alarm = alarm
+        self._declared = content_length
         self._left = content_length
         self._seconds = seconds
 
@@ -184,8 +187,12 @@ class DeadlineInput:
         except Exception as exc:
             if self._alarm.fired:
                 raise request_timeout(self._seconds) from None
-            raise malformed_body(exc) from None
+            raise malformed_body(f"{type(exc).__name__}: {exc}" if str(exc)
+                                 else type(exc).__name__) from None
         if self._left is not None:
+            if not data and self._left > 0 and size != 0 and not self._alarm.fired:
+                raise malformed_body(f"the body ended after {self._declared - self._left} "
+                                     f"of its {self._declared} bytes (Content-Length)")
             self._left -= len(data)
         complete = not data if self._left is None else self._left <= 0
         if complete:

@@ -12,35 +12,38 @@ those cases once, for every route.
 from __future__ import annotations
 
 import json
+import math
 from decimal import Decimal
 from typing import Any
 
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.algorithms.fields import HugeInteger
+from app.algorithms.fields import HugeNumber
 from app.validation import echo
 from app.web.errors import ApiError, validation_error
 
 
-def _parse_int(text: str) -> int | HugeInteger:
+def _parse_int(text: str) -> int | HugeNumber:
     try:
         return int(text)
     except ValueError:
-        return HugeInteger(text)
+        return HugeNumber(text)
 
 
-def _parse_float(text: str) -> int | float | HugeInteger:
+def _parse_float(text: str) -> int | float | HugeNumber:
     """A JSON number with a fraction or exponent. An integral one (`17.0`, `1.7e1`) is
     that integer, as JSON Schema 2020-12 and OpenAPI 3.1 read `type: integer`; read
-    exactly (`9007199254740993.0` stays itself), never through a float. Only finite
-    floats come out: a magnitude past a float's (`-1e400`) is integral, so it becomes
-    an integer or, past 4300 digits, a HugeInteger, and every echo stays JSON."""
+    exactly (`9007199254740993.0` stays itself), never through a float. One past a
+    float's range (`-1e400`, integral or not) stays its text, a HugeNumber: a float
+    would be -Infinity, which no echo may hold, and an int would turn six bytes
+    (`1e4299`) into 4300 digits."""
+    approximate = float(text)
+    if math.isinf(approximate):
+        return HugeNumber(text)
     number = Decimal(text)
     if number != number.to_integral_value():
-        return float(text)
-    if number.adjusted() >= _MAX_INT_DIGITS:
-        return HugeInteger(text)
+        return approximate
     return int(number)
 
 
@@ -48,16 +51,14 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_MAX_INT_DIGITS = 4300  # Python's own limit on int <-> str conversion
-
 # Built once: `json.loads(..., parse_int=...)` would build a decoder on every call.
 _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float,
                             parse_constant=_refuse_constant)
 
 
 def loads(text: str | bytes) -> Any:
-    """Decode JSON; NaN/Infinity are refused, integral numbers are ints and oversized
-    integers become HugeInteger."""
+    """Decode JSON; NaN/Infinity are refused, integral numbers are ints and numbers too
+    large to hold stay their text (HugeNumber)."""
     if isinstance(text, bytes):
         # What json.loads does with bytes: UTF-8, or UTF-16/32 recognised by the first bytes.
         text = text.decode(json.detect_encoding(text), "surrogatepass")
