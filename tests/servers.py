@@ -295,10 +295,11 @@ class Nginx(ManagedProcess):
         _TEMP_PATHS.append(self.prefix)
         self.config = os.path.join(self.prefix, "nginx.conf")
         Path(self.config).write_text(config)
-        super().__init__(["nginx", "-p", self.prefix, "-e", "stderr", "-c", self.config,
-                          # Under root, workers would run as nobody, who cannot enter
-                          # the run's private temp directory where the prefix is.
-                          "-g", "daemon off;" + (" user root;" if os.getuid() == 0 else "")],
+        # README's command, in the foreground. Under root, workers would run as nobody,
+        # who cannot enter the run's private temp directory where the prefix is.
+        settings = "pid nginx.pid; daemon off;" + (" user root;" if os.getuid() == 0 else "")
+        super().__init__(["nginx", "-p", self.prefix, "-e", "stderr", "-g", settings,
+                          "-c", self.config],
                          process_env({}))
 
     def url(self, path: str) -> str:
@@ -307,6 +308,10 @@ class Nginx(ManagedProcess):
     def __enter__(self) -> "Nginx":
         self.start_until(self._listening, 15, f"nginx on port {self.port}")
         return self
+
+    def access_lines(self) -> list[dict]:
+        """nginx's own access log (written as each request ends), one JSON object a line."""
+        return [json.loads(line) for line in Path(self.prefix, "access.log").read_text().splitlines()]
 
     def _listening(self) -> bool:
         try:
