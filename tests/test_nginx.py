@@ -11,6 +11,7 @@ import json
 import resource
 import socket
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
@@ -297,6 +298,18 @@ def test_the_same_idle_connections_straight_to_gunicorn_hold_its_threads(jobs_se
             sock.close()
     wait_for(lambda: requests.get(jobs_service.url("/healthz"), timeout=5).ok, 15,
              message="the service to answer again")
+
+
+def test_readme_command_runs_as_a_user_without_privileges(jobs_service):
+    """README's command as an ordinary user (nobody, when the tests run as root): nginx
+    starts, keeps its pid file in its prefix and proxies."""
+    port = free_port()
+    with Nginx(config_for(jobs_service.port, port, {}), port, unprivileged=True) as nginx:
+        assert Path(f"/proc/{nginx.pid}").stat().st_uid != 0
+        reply = requests.get(nginx.url("/healthz"), timeout=10)
+        pid_file = Path(nginx.prefix, "nginx.pid").read_text()
+    assert reply.status_code == 200, reply.text
+    assert pid_file.strip() == str(nginx.pid)
 
 
 PATH_DIRECTIVES = ("error_log", "access_log", "include", "client_body_temp_path",
