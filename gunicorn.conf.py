@@ -45,7 +45,8 @@ threads = _env_int("GUNICORN_THREADS", 8)
 # Heroku-style routers give a request 30 s; stop a stuck worker just before that.
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 25)
-# Longer than nginx's upstream keepalive_timeout default (60 s) is not needed; see README.
+# Longer than deploy/nginx.conf's upstream keepalive_timeout (4 s): nginx lets an idle
+# connection go first (README, Behind nginx).
 keepalive = _env_int("GUNICORN_KEEPALIVE", 5)
 # Recycling a worker drops in-memory jobs, so it is off unless jobs live in Redis.
 max_requests = _env_int("GUNICORN_MAX_REQUESTS", 0) if SCALE_OUT else 0

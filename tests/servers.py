@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shlex
 import shutil
 import signal
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from stat import S_IXOTH
 from typing import Any, Callable
 
 import requests
@@ -87,12 +89,29 @@ def process_group(pgid: int) -> list[int]:
     return members
 
 
+def _group_of(user: str) -> int:
+    return pwd.getpwnam(user).pw_gid
+
+
+def _open_to(directory: str, user: str) -> None:
+    """Let `user` write in `directory` (a test's own) and pass through the run's private
+    temp directories above it, which stay unlistable to it."""
+    path = Path(directory)
+    os.chown(path, pwd.getpwnam(user).pw_uid, _group_of(user))
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if mode & S_IXOTH:  # the system's temp directory, and all above it
+            break
+        os.chmod(parent, mode | S_IXOTH)
+
+
 class ManagedProcess:
     """A child process with its stderr kept in a file for the test to read."""
 
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+    def __init__(self, command: list[str], env: dict[str, str], user: str | None = None) -> None:
         self.command = command
         self.env = env
+        self.user = user  # run as this user (the tests must run as root to ask for one)
         self.log_file = tempfile.NamedTemporaryFile(prefix="fs-test-", suffix=".log", delete=False)
         self.log_file.close()  # the child writes to it through its own descriptor
         _TEMP_PATHS.append(self.log_file.name)
@@ -104,7 +123,8 @@ class ManagedProcess:
         with open(self.log_file.name, "ab") as log:
             self.process = subprocess.Popen(
                 self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, user=self.user, group=self.user and _group_of(self.user),
+                extra_groups=[] if self.user else None,
             )
 
     def start_until(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
@@ -287,19 +307,28 @@ class ScaleOut:
 
 class Nginx(ManagedProcess):
     """A real nginx in the foreground with a configuration the test gives, in a prefix
-    directory of its own (logs, pid, temp files), removed when the run ends."""
+    directory of its own (logs, pid, temp files), removed when the run ends.
 
-    def __init__(self, config: str, port: int) -> None:
+    `unprivileged`: run it as `nobody` when the tests run as root, as README says any
+    user may run it.
+    """
+
+    def __init__(self, config: str, port: int, unprivileged: bool = False) -> None:
         self.port = port
         self.prefix = tempfile.mkdtemp(prefix="fs-nginx-")
         _TEMP_PATHS.append(self.prefix)
         self.config = os.path.join(self.prefix, "nginx.conf")
         Path(self.config).write_text(config)
-        super().__init__(["nginx", "-p", self.prefix, "-e", "stderr", "-c", self.config,
-                          # Under root, workers would run as nobody, who cannot enter
-                          # the run's private temp directory where the prefix is.
-                          "-g", "daemon off;" + (" user root;" if os.getuid() == 0 else "")],
-                         process_env({}))
+        user = "nobody" if unprivileged and os.getuid() == 0 else None
+        settings = "pid nginx.pid; daemon off;"  # README's command, in the foreground
+        if user:
+            _open_to(self.prefix, user)
+        elif os.getuid() == 0:
+            # Workers would run as nobody, who cannot enter the run's private temp directory.
+            settings += " user root;"
+        super().__init__(["nginx", "-p", self.prefix, "-e", "stderr", "-g", settings,
+                          "-c", self.config],
+                         process_env({}), user)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -307,6 +336,10 @@ class Nginx(ManagedProcess):
     def __enter__(self) -> "Nginx":
         self.start_until(self._listening, 15, f"nginx on port {self.port}")
         return self
+
+    def access_lines(self) -> list[dict]:
+        """nginx's own access log (written as each request ends), one JSON object a line."""
+        return [json.loads(line) for line in Path(self.prefix, "access.log").read_text().splitlines()]
 
     def _listening(self) -> bool:
         try:

@@ -11,6 +11,7 @@ import json
 import resource
 import socket
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator
 
@@ -162,12 +163,21 @@ def in_progress(service: Service) -> float:
 
 @pytest.mark.parametrize("name, data, code, expected", [
     ("bad request line", b"GARBAGE\r\n\r\n", "BAD_REQUEST", 400),
+    ("no Host", b"GET /healthz HTTP/1.1\r\n\r\n", "BAD_REQUEST", 400),
     ("header too large", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10000 + b"\r\n\r\n",
      "REQUEST_HEADER_FIELDS_TOO_LARGE", 431),
+    ("request line too long", b"GET /" + b"a" * 10000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+     "URI_TOO_LONG", 414),
+    ("TRACE", b"TRACE /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "METHOD_NOT_ALLOWED", 405),
+    ("unknown transfer coding", b"POST /invoke HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+     "NOT_IMPLEMENTED", 501),
+    ("HTTP/2.0 request line", b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP_VERSION_NOT_SUPPORTED", 505),
+    ("nginx's own error page asked for", b"GET /.errors/ HTTP/1.1\r\nHost: x\r\n\r\n", "NOT_FOUND", 404),
 ])
-def test_a_malformed_request_is_nginx_json_error(proxied, name, data, code, expected):
+def test_a_request_nginx_refuses_is_a_json_error(proxied, name, data, code, expected):
     status, headers, body = raw_request(proxied.port, data)
     assert_envelope(status, headers, body, expected, code)
+    assert "retry-after" not in headers
 
 
 @pytest.mark.parametrize("part", ["head", "body"])
@@ -209,6 +219,8 @@ def test_a_valid_client_request_id_is_kept_and_reaches_the_logs(proxied, jobs_se
     wait_for(lambda: [line for line in jobs_service.json_lines()
                       if line.get("request_id") == request_id and line["logger"] == "app.access"],
              message="the service's access line with the request id")
+    wait_for(lambda: [line for line in proxied.access_lines() if line["request_id"] == request_id],
+             message="nginx's access line with the request id")
 
 
 def test_the_access_line_names_the_client_behind_the_proxy(proxied, jobs_service):
@@ -288,16 +300,29 @@ def test_the_same_idle_connections_straight_to_gunicorn_hold_its_threads(jobs_se
              message="the service to answer again")
 
 
-PATH_DIRECTIVES = ("pid", "error_log", "access_log", "include", "client_body_temp_path",
+def test_readme_command_runs_as_a_user_without_privileges(jobs_service):
+    """README's command as an ordinary user (nobody, when the tests run as root): nginx
+    starts, keeps its pid file in its prefix and proxies."""
+    port = free_port()
+    with Nginx(config_for(jobs_service.port, port, {}), port, unprivileged=True) as nginx:
+        assert Path(f"/proc/{nginx.pid}").stat().st_uid != 0
+        reply = requests.get(nginx.url("/healthz"), timeout=10)
+        pid_file = Path(nginx.prefix, "nginx.pid").read_text()
+    assert reply.status_code == 200, reply.text
+    assert pid_file.strip() == str(nginx.pid)
+
+
+PATH_DIRECTIVES = ("error_log", "access_log", "include", "client_body_temp_path",
                    "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path")
 
 
 def test_the_shipped_file_runs_as_any_user_from_its_prefix():
-    """No path outside nginx's prefix and nothing only root may set, so README's command
-    runs as any user."""
+    """No path outside nginx's prefix, and no pid file, daemon mode or user, which are
+    the runner's to choose: README's command (tests.servers.Nginx runs the same) names a
+    pid file in the prefix, so it runs as any user."""
     directives = [line.split("#", 1)[0].split() for line in SHIPPED.splitlines()]
     directives = [words for words in directives if words]
-    assert not [words for words in directives if words[0] in ("daemon", "user")]
+    assert not [words for words in directives if words[0] in ("daemon", "user", "pid")]
     paths = [words[1].rstrip(";") for words in directives if words[0] in PATH_DIRECTIVES]
-    assert {"pid", "error_log", "access_log"} <= {words[0] for words in directives}
+    assert {"error_log", "access_log"} <= {words[0] for words in directives}
     assert [path for path in paths if path.startswith("/")] == []

@@ -1,8 +1,10 @@
 """JSON instead of gunicorn's own HTML error pages.
 
 gunicorn answers a request it cannot parse (request line or header too large,
-malformed HTTP) itself, before Flask sees it, with a small HTML page. Replacing its
-`util.write_error` keeps the promise that every error is the JSON envelope. This
+malformed HTTP) itself, before Flask sees it, with a small HTML page, and has no
+setting or hook to change it (asked for upstream: benoitc/gunicorn#993). Replacing its
+`util.write_error`, which `Worker.handle_error` calls with the same arguments in every
+release from 23 to 27, keeps the promise that every error is the JSON envelope. This
 module imports nothing from Flask or the app: gunicorn.conf.py loads it in the master.
 """
 from __future__ import annotations

@@ -35,9 +35,11 @@ _served = threading.local()
 def remember_request(worker: Any, req: Any) -> None:
     """gunicorn's pre_request hook (gunicorn.conf.py), so that a 408 can close its connection.
 
-    gunicorn drops a Connection header set by the app (hop-by-hop); marking its request
-    as closing is how it is told. Without the hook the connection still closes after
-    the 408, as the body was not read to its end, but the answer says keep-alive.
+    gunicorn drops a Connection header set by the app (hop-by-hop); its request's
+    `force_close()`, which its own parser calls on framing it cannot trust, is how it is
+    told. gunicorn calls the hook in the thread that then runs the app, hence the
+    thread-local. Without the hook the connection still closes after the 408, as the
+    body was not read to its end, but the answer says keep-alive.
     """
     _served.request = req
 
@@ -47,7 +49,7 @@ def closing(error: ApiError) -> ApiError:
     of the body is unread or unreadable, so the next request could not be found in it."""
     request = getattr(_served, "request", None)
     if request is not None:
-        request.must_close = True
+        request.force_close()
     return error
 
 
