@@ -31,17 +31,24 @@ FRAMINGS = {
 }
 
 
-def post_framed(port: int, path: str, framing: str, body: bytes
-                ) -> tuple[int, dict[str, str], bytes]:
-    """POST `body` as is, with the `framing` header, and close the sending side."""
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"{framing}\r\n\r\n").encode()
+def exchange(port: int, request: bytes) -> bytes:
+    """Everything the server sends back to `request` before it closes the connection."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(head + body)
+        sock.sendall(request)
         sock.shutdown(socket.SHUT_WR)
         raw = b""
         while chunk := sock.recv(65536):
             raw += chunk
+    return raw
+
+
+def post_framed(port: int, path: str, framing: str, body: bytes, method: str = "POST"
+                ) -> tuple[int, dict[str, str], bytes]:
+    """Send `body` as is, with the `framing` header, and close the sending side."""
+    head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\n{framing}\r\n\r\n").encode()
+    raw = exchange(port, head + body)
+    assert raw.count(b"HTTP/1.1 ") == 1, f"one request, one answer: {raw!r}"
     head, _, body = raw.partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in header_lines)
@@ -60,8 +67,42 @@ def test_a_malformed_body_is_a_400_envelope_not_a_500(service, framing, path):
     assert error["error"] == "VALIDATION_ERROR"
     assert error["details"]["field"] == "body"
     assert error["request_id"] == headers["x-request-id"]
+    assert_logged_at_info(service, headers["x-request-id"])
+
+
+def assert_logged_at_info(service, request_id: str) -> None:
     lines = wait_for(lambda: [line for line in service.json_lines()
-                              if line.get("request_id") == headers["x-request-id"]],
+                              if line.get("request_id") == request_id],
                      message="the request's log lines")  # written every 0.1 s
     assert all(line["level"] == "INFO" for line in lines), lines
     assert "Traceback" not in service.output()
+
+
+@pytest.mark.parametrize("framing", ["size zz", "no last chunk", "short of Content-Length"])
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/healthz", 200), ("POST", "/healthz", 405), ("POST", "/nowhere", 404),
+])
+def test_a_body_the_app_leaves_unread_closes_the_connection(service, framing, method, path,
+                                                            status):
+    """Left open, gunicorn reads the body after the answer, with no deadline, and answers
+    a malformed one a second time on the same connection."""
+    got, headers, _ = post_framed(service.port, path, *FRAMINGS[framing], method=method)
+    assert got == status
+    assert headers["connection"] == "close"
+    assert_logged_at_info(service, headers["x-request-id"])
+
+
+def test_a_request_gunicorn_refuses_is_one_json_400_logged_at_info(service):
+    """Content-Length beside chunked (request smuggling) is gunicorn's own refusal: its
+    'Invalid request' line is a client's mistake, not a WARNING for an operator."""
+    raw = exchange(service.port, b"POST /invoke HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                 b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 b"0\r\n\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ")
+    assert json.loads(body)["error"] == "BAD_REQUEST"
+    refusals = wait_for(lambda: [line for line in service.json_lines()
+                                 if "Invalid request" in line["message"]
+                                 and "content-length" in line["message"].lower()],
+                        message="gunicorn's line for the refusal")
+    assert [line["level"] for line in refusals] == ["INFO"]

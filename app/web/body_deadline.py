@@ -11,7 +11,10 @@ complete) until the body has fully arrived (BODY_TIMEOUT_SECONDS). When it runs 
 one watcher thread shuts the read side of the client socket: a recv() blocked on it
 returns at once, the read comes up short, and the request answers 408 REQUEST_TIMEOUT
 with `Connection: close`. A body gunicorn cannot read at all (a malformed chunk) is
-answered here too: 400 VALIDATION_ERROR, the connection closed.
+answered here too: 400 VALIDATION_ERROR, the connection closed. So is every connection
+whose request body the app left unread (a 401, 404 or 405 answered before the body):
+gunicorn would otherwise read that body after the answer, with no deadline, and answer
+a malformed one a second time on the same connection.
 Slow request headers and slow readers of the response are not covered: only a
 buffering proxy stops those (README, "Slow clients").
 """
@@ -44,12 +47,17 @@ def remember_request(worker: Any, req: Any) -> None:
     _served.request = req
 
 
-def closing(error: ApiError) -> ApiError:
-    """`error`, with gunicorn told to close the connection once it is answered: the rest
-    of the body is unread or unreadable, so the next request could not be found in it."""
+def close_connection() -> None:
+    """Tell gunicorn to close the connection once this request is answered: the rest of
+    the body is unread or unreadable, so the next request could not be found in it."""
     request = getattr(_served, "request", None)
     if request is not None:
         request.force_close()
+
+
+def closing(error: ApiError) -> ApiError:
+    """`error`, its connection closed once it is answered."""
+    close_connection()
     return error
 
 
@@ -229,7 +237,10 @@ class BodyDeadline:
         environ["wsgi.input"] = DeadlineInput(environ["wsgi.input"], alarm, content_length,
                                               self.seconds)
         try:
-            return self.wsgi_app(environ, start_response)
+            response = self.wsgi_app(environ, start_response)
+            if not alarm.cancelled:  # the body was not read to its end
+                close_connection()
+            return response
         finally:
             alarm.cancel()
 
