@@ -1,26 +1,10 @@
-"""Optional API-key authentication, off unless `API_KEYS` is set.
+"""Optional API-key authentication, off unless `API_KEYS` is set (README, "Configuration").
 
-Off by default so the seed documents' curl examples work unchanged ("当前版本无需认证").
-With `API_KEYS=key1,key2` every request needs one of the keys, sent either way a
-client library makes easy:
-
-    Authorization: Bearer <key>        X-API-Key: <key>
-
-Public whatever the keys, because of who calls them:
-- /healthz and /readyz: orchestrator probes carry no credentials;
-- /metrics while `METRICS_PUBLIC` is true (the default): Prometheus scrapes are usually
-  unauthenticated on an internal network. Set `METRICS_PUBLIC=0` where /metrics is
-  reachable from outside, and give Prometheus a key (`authorization: {credentials: ...}`
-  in its scrape config sends it as a Bearer token);
-- /docs, /redoc, /openapi.json and their assets: the document describes the API but
-  holds no data, and Swagger UI's Authorize button needs the page to load first.
-
-Anything else, unknown paths included, answers 401 without a key, so an unauthenticated
-client cannot map the routes. `client_id()` tells which key authenticated a request,
-so what clients must not share (Idempotency-Key) is scoped to it. Keys are compared
-as SHA-256 digests with
-`hmac.compare_digest`, against every key without stopping at a match, so neither the
-time taken nor a key's length tells a caller how close a guess was. Keys are never logged.
+Off by default so the seed documents' curl examples work unchanged. Probes, the docs
+and (while METRICS_PUBLIC) /metrics stay public: their callers carry no credentials.
+Every other path, unknown ones included, is 401 without a key, so the routes cannot be
+mapped. Keys are compared as SHA-256 digests with `hmac.compare_digest`, against every
+key, so neither the time taken nor a key's length tells how close a guess was.
 """
 from __future__ import annotations
 

@@ -1,22 +1,14 @@
 """A deadline for the request body: a client that sends it too slowly gets 408, not a thread.
 
-gunicorn's gthread worker reads a request body in the request thread, with no time
-limit of its own: eight clients sending a byte every few seconds held all eight threads
-and /healthz stopped answering. A socket timeout alone does not bound this: gunicorn
-reads a body in a loop of recv() calls and each call gets the whole timeout again, so a
-byte sent just within each timeout keeps the thread for as long as the client likes.
-
-So the time is measured here, from the moment the app gets the request (its head
-complete) until the body has fully arrived (BODY_TIMEOUT_SECONDS). When it runs out,
-one watcher thread shuts the read side of the client socket: a recv() blocked on it
-returns at once, the read comes up short, and the request answers 408 REQUEST_TIMEOUT
-with `Connection: close`. A body gunicorn cannot read at all (a malformed chunk) is
-answered here too: 400 VALIDATION_ERROR, the connection closed. So is every connection
-whose request body the app left unread (a 401, 404 or 405 answered before the body):
-gunicorn would otherwise read that body after the answer, with no deadline, and answer
-a malformed one a second time on the same connection.
-Slow request headers and slow readers of the response are not covered: only a
-buffering proxy stops those (README, "Slow clients").
+gunicorn's gthread worker reads a body in the request thread with no limit of its own,
+and a socket timeout restarts on every recv(), so a byte now and then holds a thread
+for ever. The time is measured from the request's head to the body's last byte
+(BODY_TIMEOUT_SECONDS); when it runs out, one watcher thread shuts the socket's read
+side, the read comes up short, and the answer is 408 with `Connection: close`.
+A body that cannot be framed (a malformed chunk, one short of its Content-Length) is a
+400 and closes the connection; so does any body the app left unread (a 401, 404, 405),
+which gunicorn would otherwise read after the answer, with no deadline.
+Slow headers and slow readers need a buffering proxy (README, "Slow clients").
 """
 from __future__ import annotations
 
@@ -36,14 +28,9 @@ _served = threading.local()
 
 
 def remember_request(worker: Any, req: Any) -> None:
-    """gunicorn's pre_request hook (gunicorn.conf.py), so that a 408 can close its connection.
-
-    gunicorn drops a Connection header set by the app (hop-by-hop); its request's
-    `force_close()`, which its own parser calls on framing it cannot trust, is how it is
-    told. gunicorn calls the hook in the thread that then runs the app, hence the
-    thread-local. Without the hook the connection still closes after the 408, as the
-    body was not read to its end, but the answer says keep-alive.
-    """
+    """gunicorn's pre_request hook (gunicorn.conf.py): the request whose `force_close()`
+    closes the connection, as gunicorn drops a Connection header the app sets. The hook
+    runs in the thread that then runs the app, hence the thread-local."""
     _served.request = req
 
 
@@ -102,13 +89,11 @@ class Alarm:
 
 
 class Watcher:
-    """Fires the alarms whose deadline passed, from one thread per process.
+    """Fires the alarms whose deadline passed, from one thread per process (one thread
+    per request cost more than the rest of /invoke).
 
-    Every alarm lasts the same time, so deadlines come in the order alarms are armed and
-    a FIFO queue is enough. Cancelled alarms are dropped from its head as new ones come,
-    so it holds about as many alarms as there are requests in flight. The thread starts
-    with the first alarm in each process (after gunicorn's fork) and then stays, asleep
-    while nothing is due: one started per request cost more than the rest of /invoke.
+    Every alarm lasts the same time, so a FIFO queue is in deadline order. The thread
+    starts with the first alarm in each process, after gunicorn's fork.
     """
 
     def __init__(self, seconds: float) -> None:
@@ -161,12 +146,9 @@ class Watcher:
 
 
 class DeadlineInput:
-    """`wsgi.input` that answers 408 when the alarm cut the body short, and 400 when the
-    client's body ends before its Content-Length: gunicorn sets `wsgi.input_terminated`,
-    so Werkzeug reads to the end of the stream and would take a cut body as whole.
-
-    The alarm is cancelled as soon as the body is complete, so a request that then runs
-    for long keeps its connection. No `readinto`: Werkzeug then calls `read`.
+    """`wsgi.input` that answers 408 when the alarm cut the body short, and 400 when it
+    ends before its Content-Length (gunicorn sets `wsgi.input_terminated`, so Werkzeug
+    would take a cut body as whole). The alarm is cancelled once the body is complete.
     """
 
     def __init__(self, stream: Any, alarm: Alarm, content_length: int | None,

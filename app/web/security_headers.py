@@ -1,19 +1,9 @@
 """Security headers on every response the app writes.
 
-- `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer` everywhere: no
-  browser guesses a JSON body is HTML, and no URL (job ids) leaks to another site.
-- `Cache-Control: no-store` on JSON: results, job records and errors are per request
-  and must not be kept by a shared cache or the browser.
-- A Content-Security-Policy on the two HTML pages, /docs and /redoc: scripts only from
-  this server (the vendored Swagger UI 5 and ReDoc 2) plus Swagger UI's few lines of
-  start-up code, allowed by a fresh nonce per page (templates use `{{ csp_nonce }}`).
-  Styles may be inline, because ReDoc's styled-components writes <style> elements at
-  run time; ReDoc's search runs in a Web Worker made from a blob: URL; both UIs draw
-  icons from data: images. Nothing may frame the pages. (ReDoc's attempt to fetch its
-  logo from its CDN is blocked too, which keeps the page offline.)
-
-gunicorn's own `Server: gunicorn` header names no version (since gunicorn 20), so it
-is left alone; tests/test_security_headers.py checks it stays that way.
+Every response: nosniff and no-referrer (job ids in URLs stay here). JSON: no-store,
+as every body is per request. /docs and /redoc: a Content-Security-Policy allowing only
+this server's scripts and a fresh nonce per page; styles may be inline because ReDoc
+writes <style> elements at run time, and its search runs in a blob: Web Worker.
 """
 from __future__ import annotations
 
