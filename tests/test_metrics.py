@@ -2,11 +2,15 @@
 prometheus_client's parser; every series known up front present at 0 from the start."""
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 import requests
+from marshmallow import Schema, fields
 
+from app.algorithms.base import Algorithm
+from app.algorithms.registry import ALGORITHMS
 from tests.conftest import TEST_ALGORITHMS
 from tests.jobs_support import create_job, wait_job
 from tests.metrics_support import parse, sample, scrape
@@ -220,11 +224,20 @@ def test_readiness_gauge_follows_the_checks(make_app):
     assert sample(scrape(http), "service_ready", check="algorithm") == 1
 
 
+class HeldParams(Schema):
+    hold = fields.Boolean(load_default=False)
+
+
 def test_queue_gauges_in_the_embedded_default(make_app):
-    """One job thread, held by a sleeping job: the next jobs wait, and their age grows."""
-    app = make_app({"job_workers": 1, "extra_algorithms": tuple(TEST_ALGORITHMS.split(","))})
+    """One job thread, held by a job until the test lets it go: the next jobs wait, and
+    their age grows."""
+    gate = threading.Event()
+    held = Algorithm("Held", "0.1.0", "Runs until the test lets it go (its example at once:"
+                     " the readiness check runs it)", HeldParams(),
+                     lambda params: {"released": params["hold"] and gate.wait(30)}, example={})
+    app = make_app({"job_workers": 1}, algorithms={**ALGORITHMS, "Held": held})
     http = ClientTransport(app.test_client())
-    running = create_job(http, "Nap", {"seconds": 30})
+    running = create_job(http, "Held", {"hold": True})
     wait_job(http, running, until={"running"})
     waiting = [create_job(http, "PrimeChecker", {"number": n}) for n in (5, 6)]
     first = scrape(http)
@@ -233,7 +246,7 @@ def test_queue_gauges_in_the_embedded_default(make_app):
              > sample(first, "jobs_queue_oldest_age_seconds") + 0.2, message="the age to grow")
     assert http.request("DELETE", f"/jobs/{waiting[0]}").status == 200
     assert sample(scrape(http), "jobs_queue_depth") == 1
-    assert http.request("DELETE", f"/jobs/{running}").status == 200
+    gate.set()
     wait_job(http, waiting[1], until={"completed"})
     after = scrape(http)
     assert sample(after, "jobs_queue_depth") == 0
