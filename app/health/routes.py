@@ -3,17 +3,19 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Mapping
+from typing import Callable, Mapping
 
 from flask import Blueprint, Flask, Response, jsonify
+from prometheus_client import generate_latest
 from prometheus_flask_exporter import PrometheusMetrics
 from werkzeug.routing import Map
 
 from app.docs.operations import operation
 from app.extensions import EXTENSION_KEY, Scaffold, scaffold
 from app.health.schemas import HealthResponse, ReadinessResponse
-from app.observability.metrics import CONTENT_TYPE, UNMATCHED, Metrics, Sample, route_template
+from app.observability.metrics import UNMATCHED, Metrics, Sample, route_template
 
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 EXPORTER_ENDPOINT = "prometheus_metrics"  # the name the exporter gives its view
 AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})  # Flask adds these to every route
 
@@ -59,10 +61,9 @@ def readiness_samples(checks: Mapping[str, Callable[[], bool]]) -> list[Sample]:
 
 
 def register_metrics_route(app: Flask, metrics: Metrics) -> None:
-    """/metrics: prometheus-flask-exporter's route, registered on the app itself, and
-    documented here beside the other probes. Called once every route is registered, so
-    every series the routes and algorithms name starts at 0."""
-    MetricsExporter(metrics, app=None, registry=metrics.registry, export_defaults=False).init_app(app)
+    """/metrics, registered once every route is, so that the series of every route and
+    algorithm start at 0; documented here beside the other probes."""
+    MetricsExporter(None, registry=metrics.exposition, export_defaults=False).init_app(app)
     operation("Monitoring", "Prometheus 指标", "metrics",
               {200: ({"type": "string"}, "Prometheus text format 0.0.4")},
               content_type="text/plain")(app.view_functions[EXPORTER_ENDPOINT])
@@ -82,17 +83,10 @@ def known_routes(url_map: Map) -> dict[str, set[str]]:
 
 
 class MetricsExporter(PrometheusMetrics):
-    """prometheus-flask-exporter's /metrics route, its body made by `Metrics.render`.
-
-    Its own exposition would leave out the families nobody wrote yet, could not add
-    the scrape-time sources, and would switch to OpenMetrics when Prometheus asks for
-    it, where the contract fixes `text/plain; version=0.0.4`.
-    """
-
-    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.metrics = metrics
+    """prometheus-flask-exporter's /metrics route, serving our collector (its registry,
+    app.observability.metrics.Exposition) in the text format 0.0.4 the contract fixes,
+    where the exporter's own would switch to OpenMetrics when Prometheus asks for it."""
 
     def generate_metrics(self, accept_header: str | None = None,
                          names: list[str] | None = None) -> tuple[bytes, str]:
-        return self.metrics.render(), CONTENT_TYPE
+        return generate_latest(self.registry), CONTENT_TYPE
