@@ -36,14 +36,12 @@ def healthz() -> Response:
 @bp.get("/readyz")
 @operation("Health", "就绪检查", "readiness_check",
            {200: ("ReadinessResponse", "就绪"), 503: ("ReadinessResponse", "未就绪")})
-def readyz() -> Response:
+def readyz() -> tuple[Response, int]:
     """Ready when every registered check passes (algorithms, and the job backend)."""
     checks = {name: _passes(name, check) for name, check in scaffold().readiness_checks.items()}
     ready = all(checks.values())
     body = {"status": "ready" if ready else "not_ready", "timestamp": time.time(), "checks": checks}
-    response = jsonify(readiness_response.dump(body))
-    response.status_code = 200 if ready else 503
-    return response
+    return jsonify(readiness_response.dump(body)), 200 if ready else 503
 
 
 def _passes(name: str, check: Callable[[], bool]) -> bool:

@@ -19,35 +19,23 @@ from typing import Any
 
 
 ACCESS_LOGGER = "app.access"
-
+# The id of the request this thread serves, set by the request cycle (app/web).
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged.
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__
 ) | {"message", "asctime", "taskName"}
 
 
-# The id of the request this thread is serving, set by the request cycle (app/web), so
-# that every log line of the request carries it.
-REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
-
-
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": _timestamp(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "pid": record.process,
-        }
-        request_id = REQUEST_ID.get()
-        if request_id is not None:
+        entry: dict[str, Any] = {"ts": _timestamp(record.created), "level": record.levelname,
+                                 "logger": record.name, "message": record.getMessage(),
+                                 "pid": record.process}
+        if (request_id := REQUEST_ID.get()) is not None:
             entry["request_id"] = request_id
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS:
-                entry[key] = value
-        if record.exc_info:
-            # Server-side only: the client never sees this.
+        entry.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS)
+        if record.exc_info:  # server-side only: the client never sees it
             entry["exception"] = self.formatException(record.exc_info)
         return _dumps(entry)
 
@@ -63,56 +51,47 @@ def _timestamp(created: float) -> str:
 
 
 class StderrLines:
-    """Lines gathered from any thread and written to stderr together every FLUSH_SECONDS.
-
-    Why: a line per request written as it comes is a write() system call per request,
-    made under the logging handler's lock; under load the request threads queue on that
-    lock and hand the GIL back and forth. Appending to a deque needs no lock, and one
-    flusher thread per process writes what has gathered. Lines still here at exit are
-    written by `flush()`, which runs at interpreter exit and from `logging.shutdown()`
-    (gunicorn's worker_exit hook calls it); only a SIGKILL loses them, at most
-    FLUSH_SECONDS' worth.
-    """
+    """Lines appended from any thread, written together every FLUSH_SECONDS by one thread
+    per process: a write() per line, under the logging handler's lock, made request
+    threads queue on that lock. What is left is written at exit and by
+    `logging.shutdown()`; only a SIGKILL loses lines, at most FLUSH_SECONDS' worth."""
 
     FLUSH_SECONDS = 0.1
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
-        self._lines: deque[str] = deque()
-        self._owner = 0  # the pid whose flusher thread runs; another pid means we forked
-        self._lock = threading.Lock()  # one writer at a time, so lines keep their order
+        self._forget_parent()
         atexit.register(self.flush)
         os.register_at_fork(after_in_child=self._forget_parent)
 
+    def _forget_parent(self) -> None:
+        """A forked child leaves the parent's lines to the parent (whose flusher may have
+        held the lock at the fork)."""
+        self._lines: deque[str] = deque()  # appending needs no lock
+        self._lock = threading.Lock()  # one writer at a time, so lines keep their order
+        self._owner = 0  # the pid whose flusher thread runs
+
     def append(self, line: str) -> None:
         if self._owner != os.getpid():
-            self._start_in_this_process()
+            self._start_flusher()
         self._lines.append(line + "\n")
 
     def flush(self) -> None:
         with self._lock:
-            if self._owner != os.getpid():
-                return
-            taken = []
-            while self._lines:
-                taken.append(self._lines.popleft())
-            if taken:
-                _write_all(self.fd, "".join(taken).encode("utf-8", "backslashreplace"))
+            taken = [self._lines.popleft() for _ in range(len(self._lines))]
+            data = "".join(taken).encode("utf-8", "backslashreplace")
+            while data:
+                try:
+                    data = data[os.write(self.fd, data):]
+                except OSError:  # stderr closed or full: logging must never break a request
+                    return
 
-    def _forget_parent(self) -> None:
-        """In a forked child: the parent's unwritten lines are the parent's to write, and its
-        flusher may have held the lock at the fork."""
-        self._lock = threading.Lock()
-        self._lines = deque()
-        self._owner = 0
-
-    def _start_in_this_process(self) -> None:
+    def _start_flusher(self) -> None:
         with self._lock:
-            if self._owner == os.getpid():
-                return
-            self._owner = os.getpid()
-            threading.Thread(target=self._flush_periodically, args=(self._owner,),
-                             name="log-flusher", daemon=True).start()
+            if self._owner != os.getpid():
+                self._owner = os.getpid()
+                threading.Thread(target=self._flush_periodically, args=(self._owner,),
+                                 name="log-flusher", daemon=True).start()
 
     def _flush_periodically(self, owner: int) -> None:
         while self._owner == owner:
@@ -120,25 +99,13 @@ class StderrLines:
             self.flush()
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    while data:
-        try:
-            written = os.write(fd, data)
-        except OSError:  # stderr closed or full: logging must never break a request
-            return
-        data = data[written:]
-
-
 STDERR = StderrLines(fd=2)
 
 
 class BufferedStderrHandler(logging.Handler):
-    """The handler of gunicorn web processes (gunicorn.conf.py): lines go to `STDERR`.
-
-    WARNING and above are written at once, with whatever was gathered before them, so
-    an error is never held back. Not for processes that end in `os._exit` without
-    logging.shutdown (RQ's work-horses): they keep the plain handler.
-    """
+    """gunicorn's web processes' handler (gunicorn.conf.py): lines go to `STDERR`, WARNING
+    and above written at once with what came before them. Not for processes that end in
+    `os._exit` without `logging.shutdown()`."""
 
     def handle(self, record: logging.LogRecord) -> bool:
         """`Handler.handle` without its lock: emitting is an append."""
@@ -160,26 +127,18 @@ class BufferedStderrHandler(logging.Handler):
 
 
 def access_line(request_id: str, fields: dict[str, Any]) -> None:
-    """The per-request INFO line of logger `app.access`, straight to `STDERR`.
-
-    The same JSON a `logging` call would give, without the LogRecord and handler
-    dispatch, which cost 20-30 µs a request (several times that under load).
-    """
-    now = time.time()
-    STDERR.append(_dumps({"ts": _timestamp(now), "level": "INFO", "logger": ACCESS_LOGGER,
+    """The per-request INFO line of logger `app.access`, straight to `STDERR`: the JSON a
+    `logging` call would give, without the LogRecord and handler dispatch it costs."""
+    STDERR.append(_dumps({"ts": _timestamp(time.time()), "level": "INFO", "logger": ACCESS_LOGGER,
                           "message": "request", "pid": os.getpid(), "request_id": request_id,
                           **fields}))
-
-
-def json_handler() -> logging.Handler:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    return handler
 
 
 def configure_logging(level: str) -> None:
     """Send the root logger's records to stderr as JSON lines (idempotent)."""
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
-        root.handlers = [json_handler()]
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        root.handlers = [handler]
     root.setLevel(level)
