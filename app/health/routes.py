@@ -81,9 +81,9 @@ def known_routes(url_map: Map) -> dict[str, set[str]]:
 
 
 class MetricsExporter(PrometheusMetrics):
-    """prometheus-flask-exporter's /metrics route, serving our collector (its registry,
-    app.observability.metrics.Exposition) in the text format 0.0.4 the contract fixes,
-    where the exporter's own would switch to OpenMetrics when Prometheus asks for it."""
+    """prometheus-flask-exporter's /metrics route, serving its registry (`Metrics.exposition`)
+    in the text format 0.0.4 the contract fixes, where the exporter's own would switch to
+    OpenMetrics when Prometheus asks for it."""
 
     def generate_metrics(self, accept_header: str | None = None,
                          names: list[str] | None = None) -> tuple[bytes, str]:

@@ -17,14 +17,11 @@ from collections import deque
 from contextvars import ContextVar
 from typing import Any
 
-
 ACCESS_LOGGER = "app.access"
 # The id of the request this thread serves, set by the request cycle (app/web).
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged.
-_STANDARD_ATTRS = frozenset(
-    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
-) | {"message", "asctime", "taskName"}
+_STANDARD_ATTRS = frozenset({*logging.makeLogRecord({}).__dict__, "message", "asctime", "taskName"})
 
 
 class JsonFormatter(logging.Formatter):
@@ -69,10 +66,10 @@ class StderrLines:
         held the lock at the fork)."""
         self._lines: deque[str] = deque()  # appending needs no lock
         self._lock = threading.Lock()  # one writer at a time, so lines keep their order
-        self._owner = 0  # the pid whose flusher thread runs
+        self._flushing = False  # whether this process's flusher thread runs
 
     def append(self, line: str) -> None:
-        if self._owner != os.getpid():
+        if not self._flushing:
             self._start_flusher()
         self._lines.append(line + "\n")
 
@@ -88,13 +85,13 @@ class StderrLines:
 
     def _start_flusher(self) -> None:
         with self._lock:
-            if self._owner != os.getpid():
-                self._owner = os.getpid()
-                threading.Thread(target=self._flush_periodically, args=(self._owner,),
-                                 name="log-flusher", daemon=True).start()
+            if not self._flushing:
+                self._flushing = True
+                threading.Thread(target=self._flush_periodically, name="log-flusher",
+                                 daemon=True).start()
 
-    def _flush_periodically(self, owner: int) -> None:
-        while self._owner == owner:
+    def _flush_periodically(self) -> None:
+        while True:
             time.sleep(self.FLUSH_SECONDS)
             self.flush()
 

@@ -1,14 +1,15 @@
 """The Prometheus metrics: every family, its series at 0 from the start, and /metrics.
 
-Read top to bottom: `Metrics` declares the families in a registry of its own and
-records into them; `Exposition`, a prometheus_client custom collector, is the whole
-/metrics body. app/health/routes.py serves it through prometheus-flask-exporter.
+`Metrics` declares the families in a registry of its own, and is the prometheus_client
+custom collector of the whole /metrics body (`collect`), which app/health/routes.py
+serves through prometheus-flask-exporter.
 """
 from __future__ import annotations
 
 import os
 import re
 from collections import defaultdict
+from itertools import product
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
@@ -17,18 +18,12 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 Sample = tuple[str, dict[str, str], float]  # (sample name, labels, value)
-SampleSource = Callable[[], Iterable[Sample]]
 
 UNMATCHED = "unmatched"  # the endpoint label of a request no route matched
 # Any other method is counted as "OTHER": clients must not be able to mint label values.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
-
-# The documented label values.
 OUTCOMES = ("success", "error")  # http_requests_total, algorithm_executions_total
-JOB_END_STATUSES = ("completed", "failed", "cancelled")  # jobs_completed_total
-WEBHOOK_OUTCOMES = ("success", "failed")  # webhook_deliveries_total
-JOB_STATES = ("pending", "running")  # jobs_active
 
 # Families whose samples only the scrape-time sources give (name -> help text).
 SCRAPE_TIME_GAUGES = {
@@ -63,7 +58,8 @@ def queue_samples(depth: int, oldest_created_at: float | None, now: float) -> li
 
 
 class Metrics:
-    """One set of metric objects in their own registry (one per app or worker process)."""
+    """One set of metric objects in their own registry (one per app or worker process),
+    and the collector of /metrics (`exposition`)."""
 
     def __init__(self) -> None:
         if multiprocess_enabled() and values.ValueClass is values.MutexValue:
@@ -94,9 +90,13 @@ class Metrics:
         self.jobs_active = Gauge("jobs_active", "排队中与执行中的异步任务数", ["state"],
                                  registry=r, multiprocess_mode="livesum")
         # Called at every scrape; each returns its samples and must not raise.
-        self.sources: list[SampleSource] = []
+        self.sources: list[Callable[[], Iterable[Sample]]] = []
+        self.families = {f.name: (f.type, f.documentation) for f in r.collect()}
+        self.families.update((name, ("gauge", doc)) for name, doc in SCRAPE_TIME_GAUGES.items())
+        self.family_of = {name + suffix: name for name, (kind, _) in self.families.items()
+                          for suffix in SUFFIXES[kind]}
         self.exposition = CollectorRegistry(auto_describe=False)
-        self.exposition.register(Exposition(self))
+        self.exposition.register(self)
 
     def start_at_zero(self, routes: Mapping[str, Iterable[str]], algorithms: Iterable[str]) -> None:
         """Create every series the service can name, at 0: a series that appears with its
@@ -106,18 +106,18 @@ class Metrics:
                 self.http_duration.labels(method, endpoint)
                 for outcome in ("error",) if endpoint == UNMATCHED else OUTCOMES:
                     self.http_requests.labels(method, endpoint, outcome)
-        for name in algorithms:
-            for outcome in OUTCOMES:
-                self.algorithm_executions.labels(name, outcome)
-            for status in JOB_END_STATUSES:
-                self.jobs_completed.labels(name, status)
-            self.algorithm_duration.labels(name)
-            self.jobs_created.labels(name)
-            self.job_duration.labels(name)
-        for outcome in WEBHOOK_OUTCOMES:
-            self.webhook_deliveries.labels(outcome)
-        for state in JOB_STATES:
-            self.jobs_active.labels(state)
+        algorithms = list(algorithms)
+        for family, *label_values in (
+            (self.algorithm_executions, algorithms, OUTCOMES),
+            (self.algorithm_duration, algorithms),
+            (self.jobs_created, algorithms),
+            (self.jobs_completed, algorithms, ("completed", "failed", "cancelled")),
+            (self.job_duration, algorithms),
+            (self.webhook_deliveries, ("success", "failed")),
+            (self.jobs_active, ("pending", "running")),
+        ):
+            for labels in product(*label_values):
+                family.labels(*labels)
 
     def count_request(self, method: str, endpoint: str, status: int, elapsed: float) -> None:
         self.http_requests.labels(method, endpoint, "success" if status < 400 else "error").inc()
@@ -128,23 +128,13 @@ class Metrics:
         to Redis instead (app.observability.shared_metrics)."""
         return family.labels(*labels)
 
-
-class Exposition:
-    """The /metrics body: every declared family, listed even when empty, each series
-    summed over this process (under gunicorn, every worker's multiprocess files) and
-    the scrape-time sources (the RQ workers' figures in Redis, the queue, readiness)."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.metrics = metrics
-        self.families = {f.name: (f.type, f.documentation) for f in metrics.registry.collect()}
-        self.families.update((name, ("gauge", doc)) for name, doc in SCRAPE_TIME_GAUGES.items())
-        self.family_of = {name + suffix: name for name, (kind, _) in self.families.items()
-                          for suffix in SUFFIXES[kind]}
-
     def collect(self) -> Iterator[Metric]:
-        recorded = MultiProcessCollector(None) if multiprocess_enabled() else self.metrics.registry
+        """The /metrics body: every declared family, listed even when empty, each series
+        summed over this process (under gunicorn, every worker's multiprocess files) and
+        the scrape-time sources (the RQ workers' figures in Redis, the queue, readiness)."""
+        recorded = MultiProcessCollector(None) if multiprocess_enabled() else self.registry
         samples = [s[:3] for family in recorded.collect() for s in family.samples]
-        samples += [s for source in self.metrics.sources for s in source()]
+        samples += [s for source in self.sources for s in source()]
         totals: dict[tuple[str, tuple], float] = defaultdict(float)
         for name, labels, value in samples:
             if name in self.family_of:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Iterator, Sequence
 
 import redis
@@ -20,8 +20,8 @@ from prometheus_client.utils import floatToGoString
 from app.observability.metrics import Metrics, Sample
 
 KEY = "fs:metrics"
-# The families a worker records; the rest (HTTP, jobs_created_total) stay web-side.
-# Metrics attribute -> (sample name, or histogram name, for Redis; label names).
+# Metrics attribute -> (name, label names) of the families a worker records; the rest
+# (HTTP, jobs_created_total) stay web-side.
 WORKER_FAMILIES = {
     "algorithm_executions": ("algorithm_executions_total", ("algorithm", "status")),
     "algorithm_duration": ("algorithm_execution_duration_seconds", ("algorithm",)),
@@ -41,13 +41,13 @@ class MetricsBuffer:
 
     def __init__(self, client: redis.Redis) -> None:
         self._add_all = client.register_script(_HINCRBYFLOAT_ALL)
-        self._pending: Counter[str] = Counter()  # hash field -> amount
+        self._pending: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def add(self, sample: str, labels: dict[str, str], amount: float) -> None:
-        field = json.dumps([sample, labels], sort_keys=True)
+        key = json.dumps([sample, labels], sort_keys=True)  # the hash field
         with self._lock:
-            self._pending[field] += amount
+            self._pending[key] += amount
 
     def flush(self) -> None:
         """Write what was added; on a Redis error it is kept for the next flush."""
@@ -64,33 +64,28 @@ class MetricsBuffer:
 
 
 @dataclass(frozen=True)
-class _Series:
-    """One labelled series, with prometheus_client's `inc` and `observe`, into the buffer."""
+class _RedisFamily:
+    """A worker family into the buffer, with prometheus_client's `labels`, `inc`, `observe`
+    (like prometheus_client's, `labels` gives a family of the same class)."""
 
     buffer: MetricsBuffer
-    name: str
-    labels: dict[str, str]
+    name: str  # the counter's sample name, or the histogram's name
+    labelnames: Sequence[str]
+    labelvalues: dict[str, str] = field(default_factory=dict)
+
+    def labels(self, *values: str) -> _RedisFamily:
+        return replace(self, labelvalues=dict(zip(self.labelnames, values)))
 
     def inc(self, amount: float = 1.0) -> None:
-        self.buffer.add(self.name, self.labels, amount)
+        self.buffer.add(self.name, self.labelvalues, amount)
 
     def observe(self, value: float) -> None:
         for bound in Histogram.DEFAULT_BUCKETS:  # the le labels prometheus_client writes
             if value <= bound:
                 self.buffer.add(f"{self.name}_bucket",
-                                {**self.labels, "le": floatToGoString(bound)}, 1)
-        self.buffer.add(f"{self.name}_sum", self.labels, value)
-        self.buffer.add(f"{self.name}_count", self.labels, 1)
-
-
-@dataclass(frozen=True)
-class _RedisFamily:
-    buffer: MetricsBuffer
-    name: str
-    labelnames: Sequence[str]
-
-    def labels(self, *values: str) -> _Series:
-        return _Series(self.buffer, self.name, dict(zip(self.labelnames, values)))
+                                {**self.labelvalues, "le": floatToGoString(bound)}, 1)
+        self.buffer.add(f"{self.name}_sum", self.labelvalues, value)
+        self.buffer.add(f"{self.name}_count", self.labelvalues, 1)
 
 
 def worker_metrics(buffer: MetricsBuffer) -> Metrics:
@@ -103,6 +98,6 @@ def worker_metrics(buffer: MetricsBuffer) -> Metrics:
 
 def redis_samples(client: redis.Redis) -> Iterator[Sample]:
     """Every sample the workers recorded, for the web's /metrics."""
-    for field, value in client.hgetall(KEY).items():
-        sample, labels = json.loads(field)
+    for key, value in client.hgetall(KEY).items():
+        sample, labels = json.loads(key)
         yield sample, labels, float(value)
