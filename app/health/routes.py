@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Mapping
+from typing import Callable
 
 from flask import Blueprint, Flask, Response, jsonify
 from prometheus_client import generate_latest
@@ -13,9 +13,8 @@ from werkzeug.routing import Map
 from app.docs.operations import operation
 from app.extensions import EXTENSION_KEY, Scaffold, scaffold
 from app.health.schemas import HealthResponse, ReadinessResponse
-from app.observability.metrics import UNMATCHED, Metrics, Sample, route_template
+from app.observability.metrics import UNMATCHED, Metrics, route_template
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 EXPORTER_ENDPOINT = "prometheus_metrics"  # the name the exporter gives its view
 AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})  # Flask adds these to every route
 
@@ -52,12 +51,6 @@ def _passes(name: str, check: Callable[[], bool]) -> bool:
         return False
 
 
-def readiness_samples(checks: Mapping[str, Callable[[], bool]]) -> list[Sample]:
-    """`service_ready{check}`: what /readyz would answer now, for alerts and dashboards."""
-    return [("service_ready", {"check": name}, float(_passes(name, check)))
-            for name, check in checks.items()]
-
-
 def register_metrics_route(app: Flask, metrics: Metrics) -> None:
     """/metrics, registered once every route is, so that the series of every route and
     algorithm start at 0; documented here beside the other probes."""
@@ -66,7 +59,9 @@ def register_metrics_route(app: Flask, metrics: Metrics) -> None:
               {200: ({"type": "string"}, "Prometheus text format 0.0.4")},
               content_type="text/plain")(app.view_functions[EXPORTER_ENDPOINT])
     services: Scaffold = app.extensions[EXTENSION_KEY]
-    metrics.sources.append(lambda: readiness_samples(services.readiness_checks))
+    # service_ready{check}: what /readyz would answer now, for alerts and dashboards.
+    metrics.sources.append(lambda: [("service_ready", {"check": name}, float(_passes(name, check)))
+                                    for name, check in services.readiness_checks.items()])
     metrics.start_at_zero(known_routes(app.url_map), services.algorithms)
 
 
@@ -87,4 +82,4 @@ class MetricsExporter(PrometheusMetrics):
 
     def generate_metrics(self, accept_header: str | None = None,
                          names: list[str] | None = None) -> tuple[bytes, str]:
-        return generate_latest(self.registry), CONTENT_TYPE
+        return generate_latest(self.registry), "text/plain; version=0.0.4; charset=utf-8"

@@ -11,9 +11,8 @@ class HealthResponse(Schema):
 class ReadinessResponse(Schema):
     """就绪检查响应"""
 
-    status = fields.String(
-        required=True, metadata={"description": "就绪状态: ready or not_ready", "example": "ready"}
-    )
+    status = fields.String(required=True, metadata={"description": "就绪状态: ready or not_ready",
+                                                    "example": "ready"})
     timestamp = fields.Float(required=True, metadata={"description": "时间戳 (Unix seconds)"})
     checks = fields.Dict(
         keys=fields.String(), values=fields.Boolean(), allow_none=True,

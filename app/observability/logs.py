@@ -1,9 +1,6 @@
-"""JSON log lines on stderr, one object a line, each carrying the request id.
-
-Inside a request the id comes from REQUEST_ID, which the request cycle sets
-(app/web/instrumentation.py); job and webhook threads pass it (and the job id) with
-`extra=`, so a job's lines can be found from the request that made it.
-"""
+"""JSON log lines on stderr, one object a line, each carrying the request id: from
+REQUEST_ID inside a request; job and webhook threads pass it (and the job id) with `extra=`,
+so a job's lines can be found from the request that made it."""
 from __future__ import annotations
 
 import atexit
@@ -62,8 +59,8 @@ class StderrLines:
         os.register_at_fork(after_in_child=self._forget_parent)
 
     def _forget_parent(self) -> None:
-        """A forked child leaves the parent's lines to the parent (whose flusher may have
-        held the lock at the fork)."""
+        """A forked child leaves the parent's lines to the parent, and takes a new lock: the
+        parent's flusher may have held this one at the fork."""
         self._lines: deque[str] = deque()  # appending needs no lock
         self._lock = threading.Lock()  # one writer at a time, so lines keep their order
         self._flushing = False  # whether this process's flusher thread runs

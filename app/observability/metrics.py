@@ -1,9 +1,5 @@
-"""The Prometheus metrics: every family, its series at 0 from the start, and /metrics.
-
-`Metrics` declares the families in a registry of its own, and is the prometheus_client
-custom collector of the whole /metrics body (`collect`), which app/health/routes.py
-serves through prometheus-flask-exporter.
-"""
+"""The Prometheus metrics: every family, its series at 0 from the start, and the whole
+/metrics body (`Metrics.collect`, which app/health/routes.py serves)."""
 from __future__ import annotations
 
 import os
@@ -22,8 +18,8 @@ Sample = tuple[str, dict[str, str], float]  # (sample name, labels, value)
 UNMATCHED = "unmatched"  # the endpoint label of a request no route matched
 # Any other method is counted as "OTHER": clients must not be able to mint label values.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 OUTCOMES = ("success", "error")  # http_requests_total, algorithm_executions_total
+_CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 # Families whose samples only the scrape-time sources give (name -> help text).
 SCRAPE_TIME_GAUGES = {
@@ -63,10 +59,8 @@ class Metrics:
 
     def __init__(self) -> None:
         if multiprocess_enabled() and values.ValueClass is values.MutexValue:
-            raise RuntimeError(
-                "PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was imported, so "
-                "worker metrics would not be shared; set it before importing the app"
-            )
+            raise RuntimeError("PROMETHEUS_MULTIPROC_DIR was set after prometheus_client was "
+                               "imported, so worker metrics would not be shared")
         self.registry = r = CollectorRegistry()
         self.http_requests = Counter("http_requests_total", "HTTP 请求总数",
                                      ["method", "endpoint", "status"], registry=r)

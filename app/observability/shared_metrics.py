@@ -1,10 +1,6 @@
-"""Scale-out mode: the RQ workers' metrics, kept in Redis for every web process's /metrics.
-
-Workers may run on other machines than the web processes, so a shared
-PROMETHEUS_MULTIPROC_DIR cannot carry their figures: their counters and histograms add
-to the hash `fs:metrics`, which every web process reads at each scrape (`redis_samples`,
-one of `Metrics.sources`) and sums with its own samples of the same family.
-"""
+"""Scale-out mode: the RQ workers' metrics, in the Redis hash `fs:metrics`, which every web
+process adds to its /metrics (`redis_samples`, one of `Metrics.sources`): workers may run on
+other machines, where a shared PROMETHEUS_MULTIPROC_DIR cannot carry their figures."""
 from __future__ import annotations
 
 import json
