@@ -1,28 +1,15 @@
 """`python -m app.worker [jobs|webhooks]`: the Procfile's `worker` and `webhook` processes.
 
-Execution model: this process supervises worker processes it forks, one for `jobs`
-and WEBHOOK_WORKERS for `webhooks`. Each runs RQ's SimpleWorker: it performs job
-after job in its own process, instead of RQ's default fork of a work-horse per job
-(about 20 ms a job, for algorithms that answer in microseconds). What the fork per
-job gave is kept by the supervisor:
-- a worker process is replaced after WORKER_MAX_JOBS jobs, so memory an algorithm
-  leaks is given back;
-- JOB_TIMEOUT_SECONDS is enforced by SIGALRM inside the worker (RQ's time limit), and
-  a worker still on the job KILL_GRACE_SECONDS later is killed and the job failed;
-- a worker that dies is noticed within a tick; its job is failed (a webhook attempt
-  is counted as failed and retried) and a new worker starts.
-
-The supervisor installs its signal handlers before it forks anything and blocks the
-signals while it forks, so a SIGTERM at any moment reaches every worker it started.
-A worker holds SIGTERM back while it runs a job, so the job finishes and the worker
-exits right after it; a worker still running STOP_GRACE_SECONDS after the signal is
-killed and its task settled as above, so a stop takes at most a few seconds. A worker whose
-supervisor dies, even by SIGKILL, is killed by the kernel (Linux), so none outlives
-it; its job is then failed by its lease, like any job of a machine that went away.
-
-Between ticks it does, catching every Redis error so that nothing stops for good when
-Redis goes away and comes back: for `webhooks`, RQ's scheduler (webhook retries wait
-in it); for `jobs`, the sweeps that fail jobs whose worker was lost (app/jobs/tasks.py).
+A supervisor forks worker processes (one for `jobs`, WEBHOOK_WORKERS for `webhooks`),
+each running RQ's SimpleWorker job after job: RQ's fork per job costs about 20 ms, for
+algorithms that answer in microseconds. The supervisor keeps what that fork gave:
+replacing a worker after WORKER_MAX_JOBS jobs (leaked memory), killing one still on a
+job KILL_GRACE_SECONDS past its time limit, and failing the job of a worker that died.
+Signals are handled before anything is forked and blocked while forking, so a SIGTERM
+at any moment reaches every worker; a worker finishes its job, or is killed after
+STOP_GRACE_SECONDS and its job failed. Between ticks it runs its chores (RQ's scheduler
+for webhook retries, the lost-job sweeps), surviving any Redis error (README, "Two
+modes").
 """
 from __future__ import annotations
 
@@ -250,18 +237,12 @@ class Supervisor:
 
 
 class InProcessWorker(SimpleWorker):
-    """RQ's SimpleWorker without RQ's per-job bookkeeping, which ours makes redundant.
+    """RQ's SimpleWorker without RQ's per-job bookkeeping, through public methods only.
 
-    Only public methods are overridden. RQ made about 24 Redis round trips per job
-    besides ours: worker heartbeats and states, the started/finished registries,
-    execution records, the job's own status, its dependents. Our job record is the
-    job's truth, and the lease and the sweeps (app/jobs/tasks.py) do what RQ's started
-    and failed registries do, so a job here costs RQ two round trips (taking it off the
-    queue, reading it) and one write that removes it from the intermediate queue and
-    drops its RQ hash (result_ttl is 0), under the key names RQ's public properties
-    give. RQ's time limit is kept (SIGALRM in this process); the worker's heartbeat and
-    the `rq suspend` check run at most once a second, its state is written when it
-    changes. README's Design decisions gives the measured cost of RQ's own way.
+    Our job record, lease and sweeps (app/jobs/tasks.py) do what RQ's registries and
+    job status would, so a job costs RQ three round trips instead of about 24; the
+    heartbeat and the `rq suspend` check run at most once a second (README, Design
+    decisions, gives the measured cost of RQ's own way).
     """
 
     bookkeeping_interval = 1.0

@@ -1,18 +1,11 @@
 """RQ job functions for scale-out mode, and the worker-side wiring they share.
 
-RQ imports these by name in worker processes, so they must work without the Flask
-app: everything they need is built from the environment, once per process.
-
-How a job that nobody will finish is still finished (failed, its webhook told):
-- its worker process dies or is killed for overrunning: its supervisor (app/worker.py)
-  sees the death and fails the job in `JobSlot` at once;
-- the whole worker machine goes (supervisor too): the job's lease runs out, and any
-  other job worker fails it within LEASE_SECONDS plus one sweep (`reap_lost_jobs`);
-- the worker died after taking the job off the queue, before starting it (RQ's
-  intermediate queue): `StrandedJobs` fails a pending job that is in no queue on two
-  sweeps in a row.
-A webhook attempt whose worker dies or is stopped counts as a failed attempt; the next
-one follows the retry schedule.
+RQ imports these by name in worker processes, so they work without the Flask app.
+A job nobody will finish is still failed and its webhook told: by its supervisor when
+its worker process dies (`JobSlot`), by another worker's sweep when the whole machine
+goes and its lease runs out (`reap_lost_jobs`), or when its worker died between taking
+it off the queue and starting it (`StrandedJobs`). A webhook attempt whose worker dies
+counts as failed; the next follows the schedule.
 """
 from __future__ import annotations
 
