@@ -5,12 +5,14 @@ the middle of a job, the web process restarted; more in test_scale_out_faults.py
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import redis
 import requests
 
 from app.algorithms.base import Algorithm
@@ -23,6 +25,23 @@ from tests.metrics_support import scrape_delta
 from tests.receivers import Receiver
 from tests.servers import ScaleOut, Service, wait_for
 from tests.transports import HttpTransport
+
+
+def test_a_record_written_by_a_newer_release_is_still_read(scale_out):
+    """During a rolling upgrade, processes of the old release read records the new one
+    wrote: a field they do not know is passed over, not a 500 on every read."""
+    http = HttpTransport(scale_out.base_url)
+    job_id = create_job(http, "PrimeChecker", {"number": 97})
+    wait_job(http, job_id, until={"completed"})
+    client = redis.Redis(port=scale_out.redis.port, socket_timeout=5)
+    key = f"fs:job:{job_id}"
+    record = json.loads(client.get(key))
+    client.set(key, json.dumps({**record, "added_by_a_newer_release": 1}), keepttl=True)
+    client.close()
+    reply = http.get(f"/jobs/{job_id}")
+    assert reply.status == 200, reply.text
+    assert reply.json()["status"] == "completed"
+    assert "added_by_a_newer_release" not in reply.json()
 
 
 def test_concurrent_jobs_are_shared_by_every_web_process(scale_out):

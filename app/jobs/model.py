@@ -9,7 +9,7 @@ import json
 import re
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -69,7 +69,10 @@ class JobRecord:
 
     @classmethod
     def from_json(cls, raw: bytes) -> "JobRecord":
-        return cls(**json.loads(raw))
+        """A stored record; fields this release does not know are passed over, so its
+        processes read what a newer one wrote during a rolling upgrade."""
+        return cls(**{name: value for name, value in json.loads(raw).items()
+                      if name in RECORD_FIELDS})
 
     def webhook_payload(self) -> dict[str, Any]:
         """The body POSTed to the job's webhook when it finishes."""
@@ -82,3 +85,6 @@ class JobRecord:
             "metadata": self.metadata,
             "completed_at": iso(self.completed_at),
         }
+
+
+RECORD_FIELDS = frozenset(each.name for each in fields(JobRecord))
