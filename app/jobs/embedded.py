@@ -1,19 +1,11 @@
 """The embedded default: jobs run on a thread pool inside the one web process.
 
-Nothing outside the process is needed, and nothing outlives it: a restart loses
-every job (the README says so and points to REDIS_URL). gunicorn.conf.py keeps this
-mode to one worker process, so every request sees the same store.
-
-Jobs run on a concurrent.futures ThreadPoolExecutor; at most MAX_QUEUE of them wait
-for a thread (one entry each in `_waiting`). Each queued or running job keeps its
-Future, so a cancelled pending job gives its place back at once (Future.cancel) and
-shutdown can account for every job. Job threads take no lock of ours: a Future starts
-or is cancelled, never both, so each place is given back exactly once. Webhooks go out
-on a second pool, and retries wait on its timer (app/jobs/delayed_executor.py), behind
-the RetryScheduler interface both modes share.
-
-Threads start on first use, in the process that uses them, never in a gunicorn
-master before it forks.
+Nothing outside the process is needed and nothing outlives it (README, "Two modes");
+gunicorn.conf.py keeps this mode to one worker process, so every request sees the same
+store. Each queued or running job keeps its Future, so a cancelled pending job gives
+its MAX_QUEUE place back at once and shutdown can account for every job. Webhooks go
+out on a second pool whose retries wait on a timer (app/jobs/delayed_executor.py).
+Threads start on first use, never in a gunicorn master before it forks.
 """
 from __future__ import annotations
 

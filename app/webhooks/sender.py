@@ -170,13 +170,11 @@ def signer(secret: str) -> Webhook:
 
 
 class _PinnedAdapter(HTTPAdapter):
-    """Hands requests a urllib3 pool aimed at one vetted address, for every request.
+    """Hands requests a urllib3 pool aimed at one vetted address, so no name is looked up.
 
-    The pool connects to the address itself, so no name is looked up; for https,
-    `server_hostname` makes the TLS handshake send the URL's host name (SNI) and the
-    context check the certificate against it. The Host header is set by the sender.
-    TLS settings are the sender's context (the system trust store, certificate
-    required), so requests' own CA bundle logic is switched off (`cert_verify`).
+    For https, `server_hostname` sends the URL's host name (SNI) and checks the
+    certificate against it; TLS settings are the sender's context, so requests' own CA
+    bundle logic is off (`cert_verify`).
     """
 
     def __init__(self, parts: SplitResult, address: IPAddress, tls: ssl.SSLContext) -> None:
@@ -203,11 +201,10 @@ class _PinnedAdapter(HTTPAdapter):
 class _Deadline:
     """One time limit for the whole attempt: connect, TLS, request and response.
 
-    Socket timeouts (requests', urllib3's) restart with every read, so a receiver
-    trickling a byte a second could hold a worker for ever. While the attempt runs,
-    its connection's socket is watched from the moment it exists: by the HTTP
-    connection once connected, by the TLS socket when its handshake begins. A
-    watchdog shuts the socket down when the time is up, whatever call is blocked on it.
+    Socket timeouts restart with every read, so a receiver trickling a byte a second
+    could hold a worker for ever. A watchdog shuts the attempt's socket down when the
+    time is up, whatever call is blocked on it; the socket is watched from the moment
+    it exists (connected, or its TLS handshake begun).
     """
 
     def __init__(self, seconds: float) -> None:
