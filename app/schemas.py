@@ -1,17 +1,12 @@
 """Schemas shared by every area: the error envelopes.
 
 The OpenAPI document is generated from these same classes, so what the docs say is
-what the code validates and sends.
+what the code sends. Only marshmallow is imported: gunicorn's master dumps its own
+refusals through ErrorResponse too (app/serving/server_errors.py).
 """
 from __future__ import annotations
 
-from typing import Any
-
-from apispec import APISpec
-from apispec.ext.marshmallow.openapi import OpenAPIConverter
 from marshmallow import Schema, fields
-
-OPENAPI_VERSION = "3.1.0"
 
 
 class ErrorResponse(Schema):
@@ -27,11 +22,3 @@ class JobErrorResponse(Schema):
     """The jobs routes' envelope: the same error object wrapped under `detail`, as the API document shows."""
 
     detail = fields.Nested(ErrorResponse, required=True)
-
-
-_converter = OpenAPIConverter(OPENAPI_VERSION, lambda schema: None, APISpec("", "", OPENAPI_VERSION))
-
-
-def json_schema(schema: Schema) -> dict[str, Any]:
-    """A schema as a standalone JSON Schema (GET /algorithms shows each algorithm's params)."""
-    return _converter.schema2jsonschema(schema)

@@ -28,6 +28,9 @@ LAYERS = {
     "app.jobs.service": WEB + ("app.worker",),
     "app.jobs.tasks": WEB + ("app.worker",),
     "app.worker": WEB,
+    # gunicorn's master loads it; the envelope schema must not bring the app along.
+    "app.serving.server_errors": WEB + ("app.algorithms", "app.jobs", "app.webhooks",
+                                        "app.worker"),
 }
 
 

@@ -12,6 +12,8 @@ from typing import Any, Mapping
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.openapi import OpenAPIConverter
+from marshmallow import Schema
 from flask import Flask
 from werkzeug.routing import Rule
 
@@ -25,7 +27,16 @@ from app.invoke.schemas import AlgorithmList, InvokeResponse
 from app.jobs.schemas import (JOB_STATUS_SCHEMA, WEBHOOK_STATUS_SCHEMA, JobCreateResponse,
                               JobRequest, JobStatusResponse)
 from app.observability.metrics import route_template
-from app.schemas import OPENAPI_VERSION, ErrorResponse, JobErrorResponse
+from app.schemas import ErrorResponse, JobErrorResponse
+
+OPENAPI_VERSION = "3.1.0"
+_converter = OpenAPIConverter(OPENAPI_VERSION, lambda schema: None, APISpec("", "", OPENAPI_VERSION))
+
+
+def json_schema(schema: Schema) -> dict[str, Any]:
+    """A schema as a standalone JSON Schema (GET /algorithms shows each algorithm's params)."""
+    return _converter.schema2jsonschema(schema)
+
 
 # Flask answers these on every route by itself; the document lists what the views serve.
 UNDOCUMENTED_METHODS = frozenset({"HEAD", "OPTIONS"})

@@ -6,13 +6,13 @@ import logging
 from flask import Blueprint, Response, jsonify
 
 from app.algorithms.base import Algorithm, AlgorithmInputError, execute, one_line_error
+from app.docs.openapi import json_schema
 from app.docs.operations import PATH_ALGORITHM_PARAMS, REQUEST_ID_HEADER, body_errors, operation
 from app.web.errors import ApiError, validation_error
 from app.extensions import Scaffold, scaffold
 from app.invoke.schemas import AlgorithmList, InvokeResponse
 from app.web.json_body import json_object_body
 from app.web.request_id import current_request_id
-from app.schemas import json_schema
 from app.validation import load
 
 bp = Blueprint("algorithm", __name__)

@@ -4,8 +4,9 @@ gunicorn answers a request it cannot parse (request line or header too large,
 malformed HTTP) itself, before Flask sees it, with a small HTML page, and has no
 setting or hook to change it (asked for upstream: benoitc/gunicorn#993). Replacing its
 `util.write_error`, which `Worker.handle_error` calls with the same arguments in every
-release from 23 to 27, keeps the promise that every error is the JSON envelope. This
-module imports nothing from Flask or the app: gunicorn.conf.py loads it in the master.
+release from 23 to 27, keeps the promise that every error is the JSON envelope, dumped by the same
+ErrorResponse schema as the app's. This module imports no Flask: gunicorn.conf.py loads
+it in the master.
 """
 from __future__ import annotations
 
@@ -14,18 +15,21 @@ import uuid
 
 from gunicorn import util
 
+from app.schemas import ErrorResponse
+
 CODES = {400: "BAD_REQUEST", 413: "PAYLOAD_TOO_LARGE", 414: "URI_TOO_LONG",
          431: "REQUEST_HEADER_FIELDS_TOO_LARGE", 500: "INTERNAL_ERROR"}
+envelope = ErrorResponse()
 
 
 def write_json_error(sock, status_int: int, reason: str, mesg: str) -> None:
     request_id = str(uuid.uuid4())
-    body = json.dumps({
+    body = json.dumps(envelope.dump({
         "error": CODES.get(status_int, f"HTTP_{status_int}"),
         "message": f"{reason}: {mesg}"[:300],
         "details": None,
         "request_id": request_id,
-    }).encode()
+    })).encode()
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
