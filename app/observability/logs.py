@@ -129,10 +129,13 @@ def access_line(request_id: str, fields: dict[str, Any]) -> None:
 
 
 def configure_logging(level: str) -> None:
-    """Send the root logger's records to stderr as JSON lines (idempotent)."""
+    """Send the root logger's records to stderr as JSON lines (idempotent).
+
+    Added beside the root's other handlers, not in their place: a host's own (pytest's
+    caplog, an embedding application's) keep receiving the records."""
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
-        root.handlers = [handler]
+        root.addHandler(handler)
     root.setLevel(level)
