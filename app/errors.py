@@ -1,8 +1,7 @@
 """What a client can get wrong, or find unavailable, below the web layer.
 
-The job service, the algorithm lookup and input validation raise these; they know
-nothing of HTTP, so the RQ worker imports them without Flask. app/web/errors.py
-maps each to its status, code and envelope.
+No HTTP here, so the RQ worker imports them without Flask; app/web/errors.py maps each
+to its status and code.
 """
 from __future__ import annotations
 
@@ -39,7 +38,7 @@ class Conflict(ClientError):
 
 
 class Unavailable(ClientError):
-    """The job store or queue cannot take the request now; a retry later may succeed."""
+    """The service cannot take the request now; a retry later may succeed."""
 
-    def __init__(self) -> None:
-        super().__init__("任务服务暂不可用,请稍后重试")
+    def __init__(self, message: str = "任务服务暂不可用,请稍后重试") -> None:
+        super().__init__(message)

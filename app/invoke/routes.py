@@ -8,7 +8,8 @@ from flask import Blueprint, Response, jsonify
 from app.algorithms.base import Algorithm, AlgorithmInputError, execute, one_line_error
 from app.docs.openapi import json_schema
 from app.docs.operations import PATH_ALGORITHM_PARAMS, REQUEST_ID_HEADER, body_errors, operation
-from app.web.errors import ApiError, validation_error
+from app.errors import InvalidInput
+from app.web.errors import ApiError
 from app.extensions import Scaffold, scaffold
 from app.invoke.schemas import AlgorithmList, InvokeResponse
 from app.web.json_body import json_object_body
@@ -32,7 +33,6 @@ INVOKE_RESPONSES = {
 @operation("Algorithm", "同步调用算法", "invoke_algorithm", INVOKE_RESPONSES,
            request="InvokeRequest", headers=(REQUEST_ID_HEADER,))
 def invoke_default() -> Response:
-    """同步调用算法: the default algorithm (PrimeChecker unless DEFAULT_ALGORITHM says otherwise)."""
     services = scaffold()
     return _invoke(services, services.algorithm(services.settings.default_algorithm))
 
@@ -42,27 +42,25 @@ def invoke_default() -> Response:
            description="The same call for any registered algorithm; the body is its params.",
            request=PATH_ALGORITHM_PARAMS, headers=(REQUEST_ID_HEADER,))
 def invoke_named(algorithm: str) -> Response:
-    """The same call for any registered algorithm, by name."""
     services = scaffold()
     return _invoke(services, services.algorithm(algorithm))
 
 
 def _invoke(services: Scaffold, algorithm: Algorithm) -> Response:
     params = load(algorithm.params_schema, json_object_body())
-    try:
-        with services.invoke_slots.taken():
+    with services.invoke_slots.taken():
+        try:
             execution = execute(algorithm, params, services.metrics)
-    except ApiError:
-        raise
-    except AlgorithmInputError as exc:
-        # Input the schema could not rule out, refused by the algorithm: the client's error.
-        log.info("algorithm refused its input", extra={"algorithm": algorithm.name,
-                                                       "reason": one_line_error(exc)})
-        raise validation_error(one_line_error(exc), field="body",
+        except AlgorithmInputError as exc:
+            # Input the schema could not rule out, refused by the algorithm: the client's error.
+            log.info("algorithm refused its input", extra={"algorithm": algorithm.name,
+                                                           "reason": one_line_error(exc)})
+            raise InvalidInput(one_line_error(exc), field="body",
                                algorithm=algorithm.name) from None
-    except Exception as exc:
-        log.exception("algorithm failed", extra={"algorithm": algorithm.name})
-        raise ApiError(500, "ALGORITHM_ERROR", one_line_error(exc), {"algorithm": algorithm.name}) from None
+        except Exception as exc:
+            log.exception("algorithm failed", extra={"algorithm": algorithm.name})
+            raise ApiError(500, "ALGORITHM_ERROR", one_line_error(exc),
+                           {"algorithm": algorithm.name}) from None
     return jsonify(invoke_response.dump({"request_id": current_request_id(), "status": "success",
                                          "result": execution.result,
                                          "metadata": execution.metadata}))
@@ -72,14 +70,7 @@ def _invoke(services: Scaffold, algorithm: Algorithm) -> Response:
 @operation("Algorithm", "算法列表", "list_algorithms", {200: ("AlgorithmList", "成功")})
 def list_algorithms() -> Response:
     """Every registered algorithm with its version and the JSON Schema of its params."""
-    algorithms = [
-        {
-            "name": a.name,
-            "version": a.version,
-            "description": a.description,
-            "params_schema": json_schema(a.params_schema),
-            "example": a.example,
-        }
-        for a in scaffold().algorithms.values()
-    ]
+    algorithms = [{"name": a.name, "version": a.version, "description": a.description,
+                   "params_schema": json_schema(a.params_schema), "example": a.example}
+                  for a in scaffold().algorithms.values()]
     return jsonify(algorithm_list.dump({"algorithms": algorithms}))

@@ -1,10 +1,9 @@
 """Optional API-key authentication, off unless `API_KEYS` is set (README, "Configuration").
 
-Off by default so the seed documents' curl examples work unchanged. Probes, the docs
-and (while METRICS_PUBLIC) /metrics stay public: their callers carry no credentials.
-Every other path, unknown ones included, is 401 without a key, so the routes cannot be
-mapped. Keys are compared as SHA-256 digests with `hmac.compare_digest`, against every
-key, so neither the time taken nor a key's length tells how close a guess was.
+Probes, the docs and (while METRICS_PUBLIC) /metrics stay public; every other path,
+unknown ones included, is 401 without a key, so the routes cannot be mapped. Keys are
+compared as SHA-256 digests against every key, so neither the time taken nor a key's
+length tells how close a guess was.
 """
 from __future__ import annotations
 
@@ -22,19 +21,14 @@ log = logging.getLogger(__name__)
 API_KEY_HEADER = "X-API-Key"
 BEARER_PREFIX = "bearer "
 ALWAYS_PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/redoc", "/openapi.json"})
-METRICS_PATH = "/metrics"
 DOCS_ASSETS_PREFIX = "/docs/static/"
 
 
 def public_paths(settings: Settings) -> frozenset[str] | None:
-    """The paths that need no key, for the OpenAPI document; None when no path needs one."""
-    return _open_paths(settings) if settings.api_keys else None
-
-
-def _open_paths(settings: Settings) -> frozenset[str]:
-    if settings.metrics_public:
-        return ALWAYS_PUBLIC_PATHS | {METRICS_PATH}
-    return ALWAYS_PUBLIC_PATHS
+    """The paths that need no key; None when no path needs one."""
+    if not settings.api_keys:
+        return None
+    return ALWAYS_PUBLIC_PATHS | ({"/metrics"} if settings.metrics_public else set())
 
 
 def fingerprint(value: str) -> bytes:
@@ -44,26 +38,21 @@ def fingerprint(value: str) -> bytes:
 def matches_any(presented: str, key_digests: frozenset[bytes]) -> bool:
     """Constant time: every key is compared, whether or not an earlier one matched."""
     presented_digest = fingerprint(presented)
-    found = False
-    for key_digest in key_digests:
-        found |= hmac.compare_digest(presented_digest, key_digest)
-    return found
+    return sum(hmac.compare_digest(presented_digest, digest) for digest in key_digests) > 0
 
 
 def client_id() -> str:
-    """Who sent this request, for scoping what clients must not share (Idempotency-Key):
-    the SHA-256 hex of the API key that authenticated it; "" when keys are off."""
+    """The SHA-256 hex of the API key that authenticated this request, "" when keys are off:
+    who must not share what they create (Idempotency-Key)."""
     return g.get("api_client", "")
 
 
 def presented_keys() -> list[str]:
     """The keys this request carries: a Bearer token and/or an X-API-Key value."""
-    keys = []
+    keys = [request.headers.get(API_KEY_HEADER, "").strip()]
     authorization = request.headers.get("Authorization", "")
     if authorization[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX:
-        keys.append(authorization[len(BEARER_PREFIX):].strip())
-    if API_KEY_HEADER in request.headers:
-        keys.append(request.headers[API_KEY_HEADER].strip())
+        keys.insert(0, authorization[len(BEARER_PREFIX):].strip())
     return [key for key in keys if key]
 
 
@@ -73,10 +62,10 @@ def unauthorized(message: str) -> ApiError:
 
 def register_auth(app: Flask, settings: Settings) -> None:
     """Require a key on every non-public route when `API_KEYS` is set; otherwise nothing."""
-    if not settings.api_keys:
+    open_paths = public_paths(settings)
+    if open_paths is None:
         return
     key_digests = frozenset(fingerprint(key) for key in settings.api_keys)
-    open_paths = _open_paths(settings)
     log.info("API key authentication on", extra={"keys": len(key_digests)})
 
     @app.before_request

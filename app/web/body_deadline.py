@@ -1,14 +1,11 @@
 """A deadline for the request body: a client that sends it too slowly gets 408, not a thread.
 
-gunicorn's gthread worker reads a body in the request thread with no limit of its own,
-and a socket timeout restarts on every recv(), so a byte now and then holds a thread
-for ever. The time is measured from the request's head to the body's last byte
-(BODY_TIMEOUT_SECONDS); when it runs out, one watcher thread shuts the socket's read
-side, the read comes up short, and the answer is 408 with `Connection: close`.
-A body that cannot be framed (a malformed chunk, one short of its Content-Length) is a
-400 and closes the connection; so does any body the app left unread (a 401, 404, 405),
-which gunicorn would otherwise read after the answer, with no deadline.
-Slow headers and slow readers need a buffering proxy (README, "Slow clients").
+gunicorn's gthread worker reads a body with no limit of its own, and a socket timeout
+restarts on every recv(), so a byte now and then would hold a thread for ever. When
+BODY_TIMEOUT_SECONDS from the head run out, a watcher thread shuts the socket's read side
+and the answer is 408. A body that cannot be framed is a 400; both, and any body the app
+left unread (gunicorn would read it after the answer, with no deadline), close the
+connection. README, "Slow clients", has the rest.
 """
 from __future__ import annotations
 
@@ -19,7 +16,8 @@ import time
 from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
-from app.web.errors import ApiError, validation_error
+from app.errors import InvalidInput
+from app.web.errors import ApiError
 
 StartResponse = Callable[..., Any]
 
@@ -28,38 +26,32 @@ _served = threading.local()
 
 
 def remember_request(worker: Any, req: Any) -> None:
-    """gunicorn's pre_request hook (gunicorn.conf.py): the request whose `force_close()`
-    closes the connection, as gunicorn drops a Connection header the app sets. The hook
-    runs in the thread that then runs the app, hence the thread-local."""
+    """gunicorn's pre_request hook: the request whose `force_close()` closes the connection
+    (gunicorn drops a Connection header the app sets)."""
     _served.request = req
 
 
 def close_connection() -> None:
-    """Tell gunicorn to close the connection once this request is answered: the rest of
-    the body is unread or unreadable, so the next request could not be found in it."""
+    """Close the connection once this request is answered: the next request could not be
+    found after a body left unread or unreadable."""
     request = getattr(_served, "request", None)
     if request is not None:
         request.force_close()
 
 
-def closing(error: ApiError) -> ApiError:
-    """`error`, its connection closed once it is answered."""
-    close_connection()
-    return error
-
-
 def request_timeout(seconds: float) -> ApiError:
-    return closing(ApiError(408, "REQUEST_TIMEOUT",
-                            f"request body did not arrive within {seconds:g} seconds",
-                            {"body_timeout_seconds": seconds}))
+    close_connection()
+    return ApiError(408, "REQUEST_TIMEOUT",
+                    f"request body did not arrive within {seconds:g} seconds",
+                    {"body_timeout_seconds": seconds})
 
 
-def malformed_body(reason: str) -> ApiError:
-    """A body gunicorn could not read (a bad chunk size or terminator) or that ended
-    before its Content-Length: the client's mistake, a 400 like any other bad body,
-    never a 500, and never a request run on part of its body."""
-    return closing(validation_error("request body is not valid HTTP framing", field="body",
-                                    reason=reason[:200]))
+def malformed_body(reason: str) -> InvalidInput:
+    """A bad chunk, or a body that ended before its Content-Length: never a request run on
+    part of its body."""
+    close_connection()
+    return InvalidInput("request body is not valid HTTP framing", field="body",
+                        reason=reason[:200])
 
 
 class Alarm:
@@ -89,12 +81,9 @@ class Alarm:
 
 
 class Watcher:
-    """Fires the alarms whose deadline passed, from one thread per process (one thread
-    per request cost more than the rest of /invoke).
-
-    Every alarm lasts the same time, so a FIFO queue is in deadline order. The thread
-    starts with the first alarm in each process, after gunicorn's fork.
-    """
+    """Fires the alarms whose deadline passed, from one thread per process (one per request
+    cost more than the rest of /invoke), started after gunicorn's fork. Every alarm lasts
+    the same time, so a FIFO queue is in deadline order."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -109,9 +98,8 @@ class Watcher:
         with self._wakeup:
             self._drop_cancelled()
             self._queue.append(alarm)
-            # Only an idle thread needs waking: a sleeping one wakes at the deadline of an
-            # earlier alarm, which comes before this one's. A wake-up per request would
-            # hand the GIL over twice a request.
+            # A sleeping thread wakes at an earlier alarm's deadline; waking it on every
+            # request would hand the GIL over twice a request.
             if self._idle:
                 self._wakeup.notify()
             if self._thread_pid != os.getpid():
@@ -120,7 +108,7 @@ class Watcher:
         return alarm
 
     def close(self) -> None:
-        """Let the thread end (a process that exits needs not call this)."""
+        """Let the thread end."""
         with self._wakeup:
             self._closed = True
             self._wakeup.notify()
@@ -146,10 +134,9 @@ class Watcher:
 
 
 class DeadlineInput:
-    """`wsgi.input` that answers 408 when the alarm cut the body short, and 400 when it
-    ends before its Content-Length (gunicorn sets `wsgi.input_terminated`, so Werkzeug
-    would take a cut body as whole). The alarm is cancelled once the body is complete.
-    """
+    """`wsgi.input` raising 408 when the alarm cut the body short, and 400 when it ends
+    before its Content-Length (Werkzeug would take it as whole: gunicorn sets
+    `wsgi.input_terminated`). The alarm is cancelled once the body is complete."""
 
     def __init__(self, stream: Any, alarm: Alarm, content_length: int | None,
                  seconds: float) -> None:
@@ -195,11 +182,8 @@ class DeadlineInput:
 
 
 class BodyDeadline:
-    """WSGI middleware putting a deadline on the body of every request gunicorn serves.
-
-    Without `gunicorn.socket` (the Flask test client, another server) it does nothing;
-    nor for HTTP/2 (off in gunicorn by default), whose streams share one socket.
-    """
+    """WSGI middleware: a deadline on every HTTP/1 request body gunicorn serves; nothing
+    without `gunicorn.socket` (the test client) or for HTTP/2, whose streams share a socket."""
 
     def __init__(self, wsgi_app: Callable[[dict, StartResponse], Iterable[bytes]],
                  seconds: float) -> None:

@@ -1,9 +1,7 @@
 """The error envelopes, and the handlers that turn every failure into one.
 
-Two shapes, as the contract (README, "The contract") has them:
-- most routes answer `{"error", "message", "details", "request_id"}` at the top level;
-- the jobs routes wrap the same object as `{"detail": {...}}`.
-Nothing ever reaches the client as HTML or as a traceback.
+Most routes answer the flat envelope; the jobs routes wrap it as `{"detail": {...}}`
+(README, "The contract"). Nothing reaches the client as HTML or a traceback.
 """
 from __future__ import annotations
 
@@ -11,9 +9,10 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
-from app.errors import AlgorithmNotFound, ClientError, Conflict, InvalidInput, JobNotFound, Unavailable
+from app.errors import (AlgorithmNotFound, ClientError, Conflict, InvalidInput, JobNotFound,
+                        Unavailable)
 from app.schemas import ErrorResponse, JobErrorResponse
 from app.web.request_id import current_request_id
 
@@ -39,30 +38,6 @@ HTTP_STATUS_CODES = {
     503: "SERVICE_UNAVAILABLE",
 }
 
-
-class ApiError(Exception):
-    """An error the client should see, with its documented code and message."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        details: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
-        self.headers = headers or {}
-
-
-def validation_error(message: str, **details: Any) -> ApiError:
-    return ApiError(400, "VALIDATION_ERROR", message, details or None)
-
-
 # The domain's errors (app/errors.py) as HTTP: status, code and extra headers.
 CLIENT_ERRORS: dict[type[ClientError], tuple[int, str, dict[str, str]]] = {
     InvalidInput: (400, "VALIDATION_ERROR", {}),
@@ -73,63 +48,65 @@ CLIENT_ERRORS: dict[type[ClientError], tuple[int, str, dict[str, str]]] = {
 }
 
 
-def _from_client_error(error: ClientError) -> ApiError:
-    status, code, headers = CLIENT_ERRORS[type(error)]
-    return ApiError(status, code, error.message, error.details, headers)
+class ApiError(ClientError):
+    """A client error only the web layer knows, with its own status and code."""
+
+    def __init__(self, status: int, code: str, message: str,
+                 details: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message, **(details or {}))
+        self.status = status
+        self.code = code
+        self.headers = headers or {}
 
 
-def error_body(error: ApiError) -> dict[str, Any]:
+def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
     """The envelope for this request's route: flat, or wrapped under `detail` on /jobs."""
-    body = {
-        "error": error.code,
-        "message": error.message,
-        "details": error.details,
-        "request_id": current_request_id(),
-    }
+    body = {"error": code, "message": message, "details": details,
+            "request_id": current_request_id()}
     if request.path == JOBS_PATH_PREFIX or request.path.startswith(JOBS_PATH_PREFIX + "/"):
-        return jobs_envelope.dump({"detail": body})
-    return flat_envelope.dump(body)
-
-
-def error_response(error: ApiError) -> Response:
-    response = jsonify(error_body(error))
-    response.status_code = error.status
-    response.headers.update(error.headers)
+        response = jsonify(jobs_envelope.dump({"detail": body}))
+    else:
+        response = jsonify(flat_envelope.dump(body))
+    response.status_code = status
+    response.headers.update(headers or {})
     return response
 
 
-def _from_http_exception(exc: HTTPException) -> ApiError:
+def _http_exception_response(exc: HTTPException) -> Response:
     status = exc.code or 500
-    code = HTTP_STATUS_CODES.get(status, f"HTTP_{status}")
     messages = {
         404: f"no route for {request.method} {request.path[:200]}",
         405: f"method {request.method} is not allowed on {request.path[:200]}",
         413: "request body is too large",
         415: "request body must be JSON (Content-Type: application/json)",
     }
-    message = messages.get(status, exc.name)
-    # Keep headers such as Allow (405) that the exception carries, but not its HTML content type.
-    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
     details = None
     if status == 413 and request.max_content_length:
         details = {"max_content_length": request.max_content_length}
-    return ApiError(status, code, message, details, headers)
+    elif isinstance(exc, UnsupportedMediaType):
+        details = {"content_type": (request.content_type or "")[:100]}
+    # Keep headers such as Allow (405) that the exception carries, but not its HTML content type.
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    return error_response(status, HTTP_STATUS_CODES.get(status, f"HTTP_{status}"),
+                          messages.get(status, exc.name), details, headers)
 
 
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def handle_api_error(error: ApiError) -> Response:
-        return error_response(error)
-
     @app.errorhandler(ClientError)
     def handle_client_error(error: ClientError) -> Response:
-        return error_response(_from_client_error(error))
+        if isinstance(error, ApiError):
+            status, code, headers = error.status, error.code, error.headers
+        else:
+            status, code, headers = CLIENT_ERRORS[type(error)]
+        return error_response(status, code, error.message, error.details, headers)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(exc: HTTPException) -> Response:
-        return error_response(_from_http_exception(exc))
+        return _http_exception_response(exc)
 
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
-        return error_response(ApiError(500, "INTERNAL_ERROR", "internal server error"))
+        return error_response(500, "INTERNAL_ERROR", "internal server error")

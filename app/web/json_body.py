@@ -1,13 +1,9 @@
-"""Reading a request body as JSON, strictly and safely.
+"""Reading a request body as JSON, strictly, once for every route.
 
-Flask's `get_json` would accept `NaN`, turn a 5000-digit number into a 500 (Python
-refuses int conversion past 4300 digits), read `-1e400` as -Infinity (which no strict
-JSON parser accepts back in an echo) and treat text/plain as missing. JSON's
-grammar also admits a lone UTF-16 surrogate (`"\ud800"`), which is no Unicode
-character: it cannot be encoded as UTF-8, so echoing, measuring or storing it would
-fail later; it is refused here, with its place named. And a chunked body past
-MAX_CONTENT_LENGTH would be cut at the limit and parsed. This module decides each of
-those cases once, for every route.
+Flask's `get_json` would accept `NaN`, make a 5000-digit number a 500, read `-1e400` as
+-Infinity (no strict parser takes it back in an echo), treat text/plain as missing,
+admit a lone UTF-16 surrogate (`"\ud800"`, which UTF-8 cannot encode) and parse a
+chunked body cut at MAX_CONTENT_LENGTH.
 """
 from __future__ import annotations
 
@@ -17,11 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask import request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from app.algorithms.fields import HugeNumber
+from app.errors import InvalidInput
 from app.validation import echo
-from app.web.errors import ApiError, validation_error
 
 
 def _parse_int(text: str) -> int | HugeNumber:
@@ -32,12 +28,10 @@ def _parse_int(text: str) -> int | HugeNumber:
 
 
 def _parse_float(text: str) -> int | float | HugeNumber:
-    """A JSON number with a fraction or exponent. An integral one (`17.0`, `1.7e1`) is
-    that integer, as JSON Schema 2020-12 and OpenAPI 3.1 read `type: integer`; read
-    exactly (`9007199254740993.0` stays itself), never through a float. One past a
-    float's range (`-1e400`, integral or not) stays its text, a HugeNumber: a float
-    would be -Infinity, which no echo may hold, and an int would turn six bytes
-    (`1e4299`) into 4300 digits."""
+    """A number with a fraction or exponent; an integral one (`17.0`) is that integer,
+    read exactly, as JSON Schema 2020-12 reads `type: integer`. One past a float's range
+    (`-1e400`) stays its text: a float would be -Infinity, and an int would make six bytes
+    (`1e4299`) 4300 digits."""
     approximate = float(text)
     if math.isinf(approximate):
         return HugeNumber(text)
@@ -57,8 +51,7 @@ _DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float,
 
 
 def loads(text: str | bytes) -> Any:
-    """Decode JSON; NaN/Infinity are refused, integral numbers are ints and numbers too
-    large to hold stay their text (HugeNumber)."""
+    """Decode JSON; NaN/Infinity are refused, numbers too large to hold are HugeNumbers."""
     if isinstance(text, bytes):
         # What json.loads does with bytes: UTF-8, or UTF-16/32 recognised by the first bytes.
         text = text.decode(json.detect_encoding(text), "surrogatepass")
@@ -111,11 +104,8 @@ def printable(text: str) -> str:
 
 
 def _body_bytes() -> bytes:
-    """The whole body; 413 when a body without Content-Length runs past the limit.
-
-    For a chunked body Werkzeug stops reading at MAX_CONTENT_LENGTH without raising, so a
-    longer one would be cut there and parsed: the byte after the limit is looked for here.
-    """
+    """The whole body; 413 when a chunked one runs past the limit, where Werkzeug stops
+    reading without raising."""
     data = request.get_data(cache=True)
     limit = request.max_content_length
     if (request.content_length is None and limit is not None and len(data) >= limit
@@ -128,30 +118,22 @@ def json_object_body() -> dict[str, Any]:
     """The request body as a JSON object, or the documented 400/413/415 error."""
     data = _body_bytes()
     if not data:
-        raise validation_error("request body is required", field="body")
+        raise InvalidInput("request body is required", field="body")
     if not request.is_json:
-        raise ApiError(
-            415,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "request body must be JSON (Content-Type: application/json)",
-            {"content_type": (request.content_type or "")[:100]},
-        )
+        raise UnsupportedMediaType()
     try:
         body = loads(data)
     except (ValueError, RecursionError) as exc:
-        raise validation_error("request body is not valid JSON", field="body",
-                               reason=str(exc)[:200]) from None
+        raise InvalidInput("request body is not valid JSON", field="body",
+                           reason=str(exc)[:200]) from None
     if not isinstance(body, dict):
-        raise validation_error("request body must be a JSON object", field="body",
-                               value=json_type(body))
-    found = lone_surrogate(body) if _may_hold_surrogates(data) else None
+        raise InvalidInput("request body must be a JSON object", field="body",
+                           value=json_type(body))
+    # The usual ASCII body without escapes holds no surrogate: it is spared the walk.
+    found = lone_surrogate(body) if b"\\u" in data or not data.isascii() else None
     if found:
         path = printable(found[0])
-        raise validation_error(f"{path} holds a lone UTF-16 surrogate, which is not a character",
-                               field=path, value=echo(printable(found[1])))
+        raise InvalidInput(f"{path} holds a lone UTF-16 surrogate, which is not a character",
+                           field=path, value=echo(printable(found[1])))
     return body
 
-
-def _may_hold_surrogates(data: bytes) -> bool:
-    """False for the usual ASCII body without escapes, which spares it the walk."""
-    return b"\\u" in data or not data.isascii()

@@ -1,9 +1,7 @@
 """The /invoke in-flight limit: one call more than MAX_INFLIGHT_INVOKE is a 503 at once.
 
-Refusing at once, rather than queueing, lets the caller or its load balancer retry and
-keeps threads free for /healthz, /readyz and /metrics. The default is gunicorn's thread
-count, so PrimeChecker is never refused for a thread it could have had a moment later
-(README, "Configuration").
+Refusing rather than queueing lets the caller or its load balancer retry, and keeps
+threads free for the probes and /metrics (README, "Configuration").
 """
 from __future__ import annotations
 
@@ -11,14 +9,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from app.web.errors import ApiError
-
-RETRY_AFTER_SECONDS = 1
-
-
-def busy() -> ApiError:
-    return ApiError(503, "SERVICE_UNAVAILABLE", "服务繁忙,请稍后重试",
-                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+from app.errors import Unavailable
 
 
 class InvokeSlots:
@@ -33,7 +24,7 @@ class InvokeSlots:
     def taken(self) -> Iterator[None]:
         """Hold a slot for the block, or raise the documented 503 at once if none is free."""
         if not self._slots.acquire(blocking=False):
-            raise busy()
+            raise Unavailable("服务繁忙,请稍后重试")
         try:
             yield
         finally:
