@@ -1,11 +1,7 @@
 """Settings, read once from the environment (12-factor) with environs.
 
-Every setting has a safe default, so `gunicorn wsgi:app` works with nothing set. Each
-field is read from the variable of its name in capitals (`job_ttl_seconds` from
-JOB_TTL_SECONDS) by the environs parser its `setting(...)` names; unset or blank keeps
-the default. An invalid value stops the start with environs' EnvValidationError, which
-names the variable: `Environment variable "JOB_WORKERS" invalid: ['Not a valid integer.']`.
-Tests pass overrides to `create_app(config=...)` using the field names below.
+Every setting has a safe default, so `gunicorn wsgi:app` works with nothing set. An
+invalid value stops the start with environs' EnvValidationError, which names the variable.
 """
 from __future__ import annotations
 
@@ -36,7 +32,7 @@ def _names(env: Env, name: str) -> frozenset[str]:
 
 
 def _host_names(env: Env, name: str) -> frozenset[str]:
-    """Host names compare in lower case: WEBHOOK_ALLOWED_HOSTS=Hooks.Example allows hooks.example."""
+    """Host names compare in lower case."""
     return frozenset(host.lower() for host in _items(env, name))
 
 
@@ -45,7 +41,6 @@ def _seconds_list(env: Env, name: str) -> tuple[float, ...]:
 
 
 def _upper(env: Env, name: str) -> str:
-    """LOG_LEVEL=info means INFO."""
     return env.str(name).upper()
 
 
@@ -79,8 +74,7 @@ class Settings:
     # Unset: GUNICORN_THREADS (see from_env).
     max_inflight_invoke: int = setting(DEFAULT_THREADS, Env.int)
     max_params_bytes: int = setting(64 * 1024, Env.int)
-    # Scale-out workers (app/worker.py): replace a worker process after this many jobs, and
-    # sweep for jobs whose worker was lost this often.
+    # Scale-out workers (app/worker.py): jobs before a process is replaced; lost-job sweeps.
     worker_max_jobs: int = setting(1000, Env.int)
     worker_sweep_seconds: float = setting(2.0, Env.float)
     # Edges of the HTTP layer (app/web/body_deadline.py, app/webhooks/address_policy.py).
@@ -101,14 +95,11 @@ class Settings:
         return cls(**values)
 
     def with_overrides(self, overrides: Mapping[str, Any] | None) -> Settings:
-        """Return a copy with the given fields replaced; unknown names are a programming error."""
-        if not overrides:
-            return self
-        known = {f.name for f in fields(self)}
-        unknown = set(overrides) - known
+        """A copy with the given fields replaced; unknown names are a programming error."""
+        unknown = set(overrides or ()) - {f.name for f in fields(self)}
         if unknown:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
-        return replace(self, **overrides)
+        return replace(self, **(overrides or {}))
 
 
 def _is_set(name: str) -> bool:

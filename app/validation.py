@@ -1,10 +1,7 @@
 """Checking client input against the documented rules, whichever layer received it.
 
-A marshmallow schema's errors become one InvalidInput: the contract wants
-`details.field` to name the offending field and `details.value` to echo what was
-sent, truncated when long, so marshmallow's nested message dict is flattened here
-into that shape. /invoke and the job service both validate through `load`; the web
-layer answers InvalidInput with 400 VALIDATION_ERROR.
+marshmallow's nested messages become one InvalidInput whose `details.field` names the
+offending field and `details.value` echoes what was sent, as the contract has them.
 """
 from __future__ import annotations
 
@@ -30,12 +27,7 @@ def echo(value: Any) -> Any:
     """The offending value as sent, or its JSON text cut to MAX_ECHO_CHARS when long."""
     if isinstance(value, (bool, float)) or value is None:
         return value
-    if isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, str):
-        text = value
-    else:
-        text = json.dumps(value, ensure_ascii=False)
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
     if len(text) <= MAX_ECHO_CHARS:
         return value
     return f"{text[:MAX_ECHO_CHARS]}… ({len(text)} characters)"
@@ -49,16 +41,10 @@ def load(schema: Schema, data: dict[str, Any], path_prefix: str = "") -> dict[st
     try:
         return schema.load(data)
     except ValidationError as err:
-        raise _to_invalid_input(err, schema, data, path_prefix) from None
-
-
-def _to_invalid_input(
-    err: ValidationError, schema: Schema, data: dict[str, Any], prefix: str
-) -> InvalidInput:
-    problems = sorted(_flatten(err.messages))
+        problems = sorted(_flatten(err.messages))
     path, message = problems[0]
     field_name = path[0] if path else "_schema"
-    dotted = prefix + ".".join(str(p) for p in path)
+    dotted = path_prefix + ".".join(str(p) for p in path)
     if message == "Unknown field.":
         message = f"{dotted} is not a known field"
     elif not message.startswith(field_name):
@@ -68,15 +54,13 @@ def _to_invalid_input(
     if value is not _MISSING:
         details["value"] = echo(value)
     field = schema.fields.get(field_name)
-    if isinstance(field, Int64) and _is_integer(value):  # an integer Int64 refused: out of range
+    # An integer Int64 refused is out of its range.
+    if (isinstance(field, Int64) and isinstance(value, (int, HugeNumber))
+            and not isinstance(value, bool)):
         details["allowed_range"] = field.allowed_range
     if len(problems) > 1:
-        details["errors"] = {prefix + ".".join(map(str, p)): m for p, m in problems}
-    return InvalidInput(message, **details)
-
-
-def _is_integer(value: Any) -> bool:
-    return isinstance(value, (int, HugeNumber)) and not isinstance(value, bool)
+        details["errors"] = {path_prefix + ".".join(map(str, p)): m for p, m in problems}
+    raise InvalidInput(message, **details)
 
 
 def _flatten(messages: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
@@ -107,8 +91,7 @@ def json_size(value: Any) -> int:
 
 
 def check_params_size(params: Any, max_bytes: int) -> None:
-    """InvalidInput on `params` when their JSON is larger than `max_bytes`."""
     size = json_size(params)
     if size > max_bytes:
         raise InvalidInput(f"params must be at most {max_bytes} bytes of JSON, not {size}",
-                               field="params", value=echo(params), max_bytes=max_bytes)
+                           field="params", value=echo(params), max_bytes=max_bytes)

@@ -1,10 +1,6 @@
-"""The OpenAPI 3.1 document, generated from the routes the app serves and the schemas
-the code validates with.
-
-Its paths come from the URL map: every view documents itself with `@operation`
-(app/docs/operations.py), and a route without one stops the app from starting.
-Schema names follow the seed document (InvokeRequest, InvokeResponse, ErrorResponse,
-...), so a client generated from the seed keeps its type names.
+"""The OpenAPI 3.1 document, generated from the URL map and the schemas the code validates
+with. A route without `@operation` stops the app from starting; schema names follow the
+seed document, so a client generated from the seed keeps its type names.
 """
 from __future__ import annotations
 
@@ -30,7 +26,8 @@ from app.observability.metrics import route_template
 from app.schemas import ErrorResponse, JobErrorResponse
 
 OPENAPI_VERSION = "3.1.0"
-_converter = OpenAPIConverter(OPENAPI_VERSION, lambda schema: None, APISpec("", "", OPENAPI_VERSION))
+_converter = OpenAPIConverter(OPENAPI_VERSION, lambda schema: None,
+                              APISpec("", "", OPENAPI_VERSION))
 
 
 def json_schema(schema: Schema) -> dict[str, Any]:
@@ -76,13 +73,9 @@ class _Document:
         self.params_components = self._algorithm_components(default)
 
     def typed_properties(self) -> None:
-        """Properties apispec writes loosely, rewritten for generated clients:
-        InvokeResponse.result as the algorithms' result schemas (their fields, not a
-        free-form object, which stays only for an algorithm declaring none); a job's
-        status as the JobStatus component, as the contract has it (an inline enum per
-        response is one more enum type each); webhook_status as one named enum or null
-        (apispec writes `type: [string, null]` with null inside the enum, which a
-        generator turns into several enum types)."""
+        """Properties apispec writes loosely, rewritten for generated clients: the result
+        as the algorithms' result schemas, and the statuses as one named enum each (an
+        inline enum is one more enum type in every generated client)."""
         algorithms = sorted(self.algorithms.items())
         results = [_ref(f"{name}Result") for name, algorithm in algorithms
                    if algorithm.result_schema is not None]
@@ -100,10 +93,8 @@ class _Document:
         return self.spec.components.schemas[component]["properties"][name]
 
     def _algorithm_components(self, default: str) -> list[str]:
-        """Each algorithm's params (the default's as InvokeRequest) and result schemas.
-
-        Algorithms may share a params schema class; each class is one component.
-        """
+        """Each algorithm's params (the default's as InvokeRequest; one component per
+        schema class) and result schemas."""
         component_of = {type(self.algorithms[default].params_schema): "InvokeRequest"}
         self.spec.components.schema("InvokeRequest", schema=self.algorithms[default].params_schema)
         for name, algorithm in self.algorithms.items():
@@ -188,11 +179,7 @@ def build_spec(
     default_algorithm: str,
     public_paths: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """The whole document: the shared components, then every route `app` serves.
-
-    `public_paths` is None when the service takes no API keys; otherwise every other
-    operation is documented as needing one.
-    """
+    """The whole document; with `public_paths` (API keys on), every other operation needs a key."""
     spec = APISpec(
         title="FunctionalScaffold",
         version="1.0.0",
@@ -202,18 +189,9 @@ def build_spec(
     )
     spec.components.schema("JobStatus", JOB_STATUS_SCHEMA)
     spec.components.schema("WebhookStatus", WEBHOOK_STATUS_SCHEMA)
-    for name, schema in (
-        ("ErrorResponse", ErrorResponse),
-        ("JobErrorResponse", JobErrorResponse),
-        ("InvokeResponse", InvokeResponse),
-        ("AlgorithmList", AlgorithmList),
-        ("HealthResponse", HealthResponse),
-        ("ReadinessResponse", ReadinessResponse),
-        ("JobRequest", JobRequest),
-        ("JobCreateResponse", JobCreateResponse),
-        ("JobStatusResponse", JobStatusResponse),
-    ):
-        spec.components.schema(name, schema=schema)
+    for schema in (ErrorResponse, JobErrorResponse, InvokeResponse, AlgorithmList, HealthResponse,
+                   ReadinessResponse, JobRequest, JobCreateResponse, JobStatusResponse):
+        spec.components.schema(schema.__name__, schema=schema)
     document_of = _Document(spec, algorithms, default_algorithm)
     document_of.typed_properties()
     document_of.add_routes(app)

@@ -1,15 +1,7 @@
 """How a view documents itself: the OpenAPI operation `build_spec` reads off the URL map.
 
-Each route carries its own documentation, next to the code that serves it, so the
-document cannot list a route that does not exist or miss one that does:
-
-    @bp.get("/jobs/<job_id>")
-    @operation("Jobs", "查询任务状态", "get_job_status",
-               responses={200: ("JobStatusResponse", "成功"), 404: ("JobErrorResponse", "...")})
-    def get_job(job_id): ...
-
-Schemas are named by their component name (the seed document's names); the document
-module registers the components themselves.
+Each route carries its documentation beside its code, so the document cannot list a route
+that does not exist or miss one that does. Schemas are named by their component name.
 """
 from __future__ import annotations
 
@@ -42,8 +34,6 @@ IDEMPOTENCY_HEADER = {
 }
 
 
-
-
 def body_errors(envelope: str) -> dict[int, tuple[str, str]]:
     """What a route that runs an algorithm on a JSON body can answer, in its envelope."""
     return {
@@ -72,7 +62,7 @@ class Operation:
 def operation(tag: str, summary: str, operation_id: str,
               responses: dict[int, tuple[str | dict[str, Any], str]],
               **details: Any) -> Callable[[View], View]:
-    """Attach the view's OpenAPI operation (see the module docstring)."""
+    """Attach the view's OpenAPI operation."""
     documented = Operation(tag, summary, operation_id, responses, **details)
 
     def attach(view: View) -> View:
@@ -87,7 +77,7 @@ NOT_AN_OPERATION = "not an API operation"
 
 
 def not_an_operation(view: View) -> View:
-    """Mark a route the document leaves out on purpose (the docs pages' static files)."""
+    """Leave a route out of the document on purpose (the docs pages' static files)."""
     setattr(view, ATTRIBUTE, NOT_AN_OPERATION)
     return view
 
