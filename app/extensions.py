@@ -7,7 +7,6 @@ from typing import Callable, Mapping
 from flask import current_app
 
 from app.algorithms.base import Algorithm
-from app.algorithms.registry import find_algorithm
 from app.config import Settings
 from app.jobs.service import JobService
 from app.observability.metrics import Metrics
@@ -25,10 +24,6 @@ class Scaffold:
     invoke_slots: InvokeSlots
     # name -> check; /readyz is ready when every check returns True.
     readiness_checks: dict[str, Callable[[], bool]] = field(default_factory=dict)
-
-    def algorithm(self, name: str) -> Algorithm:
-        """The named algorithm, or AlgorithmNotFound (the documented 404) listing what exists."""
-        return find_algorithm(self.algorithms, name)
 
 
 def scaffold() -> Scaffold:

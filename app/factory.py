@@ -1,8 +1,5 @@
-"""The application factory.
-
-`create_app()` reads the settings from the environment, wires the shared services
-(metrics, algorithms, readiness checks) into `app.extensions` and registers one
-blueprint per area. Tests pass `config=` overrides and extra `algorithms=`.
+"""The application factory: settings from the environment, the shared services in
+`app.extensions`, one blueprint per area. Tests pass `config=` overrides and `algorithms=`.
 """
 from __future__ import annotations
 
@@ -56,30 +53,25 @@ def create_app(
     if settings.default_algorithm not in registry:
         raise ValueError(f"DEFAULT_ALGORITHM {settings.default_algorithm!r} is not registered")
     metrics = Metrics()
-    invoke_slots = InvokeSlots(settings.max_inflight_invoke)
     jobs = job_service(settings, registry, metrics)
-    services = Scaffold(settings=settings, metrics=metrics, algorithms=registry, jobs=jobs,
-                        invoke_slots=invoke_slots)
-    app.extensions[EXTENSION_KEY] = services
-    services.readiness_checks["algorithm"] = lambda: _algorithms_answer(services)
-    services.readiness_checks["jobs"] = jobs.backend.healthy
+    app.extensions[EXTENSION_KEY] = Scaffold(
+        settings=settings, metrics=metrics, algorithms=registry, jobs=jobs,
+        invoke_slots=InvokeSlots(settings.max_inflight_invoke),
+        readiness_checks={"algorithm": lambda: _algorithms_answer(registry),
+                          "jobs": jobs.backend.healthy})
 
-    app.wsgi_app = BodyDeadline(app.wsgi_app, settings.body_timeout_seconds)  # type: ignore[method-assign]
     # Request ids, security headers, HTTP metrics and the access log wrap every request.
-    app.wsgi_app = RequestCycle(app.wsgi_app, services.metrics)  # type: ignore[method-assign]
-    app.wsgi_app = TrustedProxyFix(app.wsgi_app, settings.forwarded_allow_ips)  # type: ignore[method-assign]
+    app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
+        RequestCycle(BodyDeadline(app.wsgi_app, settings.body_timeout_seconds), metrics),
+        settings.forwarded_allow_ips)
     register_error_handlers(app)
     register_auth(app, settings)
-    register_blueprints(app)
-    register_metrics_route(app, services.metrics)
-    app.config[OPENAPI_KEY] = build_spec(app, services.algorithms, settings.default_algorithm,
-                                         public_paths(settings))
-    return app
-
-
-def register_blueprints(app: Flask) -> None:
     for blueprint in (invoke_routes.bp, jobs_routes.bp, health_routes.bp, docs_routes.bp):
         app.register_blueprint(blueprint)
+    register_metrics_route(app, metrics)
+    app.config[OPENAPI_KEY] = build_spec(app, registry, settings.default_algorithm,
+                                         public_paths(settings))
+    return app
 
 
 def job_service(settings: Settings, algorithms: Mapping[str, Algorithm],
@@ -96,21 +88,15 @@ def job_service(settings: Settings, algorithms: Mapping[str, Algorithm],
 
 
 def shutdown(app: Flask, exit_within: float | None = None) -> bool:
-    """Called by gunicorn's worker_exit hook: finish or fail the jobs this process took,
-    within `exit_within` seconds.
-
-    False when job or webhook threads are still running (their jobs marked failed
-    already): the caller should then exit without waiting for them.
-    """
+    """gunicorn's worker_exit hook: finish or fail this process's jobs within `exit_within`
+    seconds. False when threads still run (their jobs failed already): exit without them."""
     services: Scaffold = app.extensions[EXTENSION_KEY]
     return services.jobs.backend.shutdown(services.settings.shutdown_grace_seconds, exit_within)
 
 
-def _algorithms_answer(services: Scaffold) -> bool:
-    """Ready when every algorithm answers its own example (microseconds for PrimeChecker).
-
-    Run directly, not through `execute`, so probes do not count as executions.
-    """
-    for algorithm in services.algorithms.values():
+def _algorithms_answer(algorithms: Mapping[str, Algorithm]) -> bool:
+    """Ready when every algorithm answers its own example; not through `execute`, so
+    probes do not count as executions."""
+    for algorithm in algorithms.values():
         algorithm.run(algorithm.params_schema.load(algorithm.example))
-    return bool(services.algorithms)
+    return bool(algorithms)

@@ -1,9 +1,5 @@
-"""What an algorithm module provides, and how the service runs one.
-
-An algorithm author writes a marshmallow schema for the parameters and a plain
-function from validated parameters to a JSON-able result. Everything else (HTTP,
-jobs, metrics, docs) is the scaffold's.
-"""
+"""What an algorithm module provides (a params schema and a plain function to a JSON-able
+result), and how the service runs one."""
 from __future__ import annotations
 
 import time
@@ -30,8 +26,8 @@ class Algorithm:
     example: dict[str, Any] = field(default_factory=dict)
     # The result's shape, for the docs only.
     result_schema: Schema | None = None
-    # True when a running job may be cancelled: its result is then discarded. False
-    # (the default) for algorithms whose side effects must not be cut short.
+    # A running job may be cancelled (its result discarded): not when side effects must not
+    # be cut short.
     cancellable: bool = False
 
 

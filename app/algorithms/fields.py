@@ -1,8 +1,5 @@
-"""Fields for algorithms' params schemas.
-
-They depend on nothing of the web: an algorithm module imports them, and the request
-layer (app/web/json_body.py) produces the HugeNumber they refuse.
-"""
+"""Fields for algorithms' params schemas; nothing of the web, so algorithm modules import
+them freely."""
 from __future__ import annotations
 
 from typing import Any
@@ -11,10 +8,8 @@ from marshmallow import ValidationError, fields
 
 
 class HugeNumber(str):
-    """A JSON number too large to hold: an integer past Python's 4300 digits, or any
-    number past a float's range (`-1e400`). It stays the text sent, so an echo of it is
-    JSON and `1e4299` stays six characters, never an int of 4300 digits; Int64 answers it
-    with a range error."""
+    """A JSON number too large to hold (past Python's 4300 digits, or a float's range),
+    kept as the text sent (app/web/json_body.py); Int64 answers it with a range error."""
 
     __slots__ = ()
 
@@ -27,11 +22,8 @@ INT64_MAX = 2**63 - 1
 
 
 class Int64(fields.Integer):
-    """An integer in the signed 64-bit range: no strings, fractions or booleans (an
-    integral JSON number such as 17.0 reaches it as the int 17, app/web/json_body.py).
-
-    Every client language holds this range exactly, which is why the contract uses it.
-    """
+    """An integer in the signed 64-bit range, which every client language holds exactly: no
+    strings, fractions or booleans (17.0 arrives as the int 17)."""
 
     default_error_messages = {
         "invalid": "{name} must be an integer",
@@ -39,6 +31,7 @@ class Int64(fields.Integer):
         "required": "{name} is required",
         "range": f"{{name}} must be between {INT64_MIN} and {INT64_MAX}",
     }
+    allowed_range = {"minimum": INT64_MIN, "maximum": INT64_MAX}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
@@ -55,7 +48,3 @@ class Int64(fields.Integer):
         if not INT64_MIN <= number <= INT64_MAX:
             raise self.make_error("range")
         return number
-
-    @property
-    def allowed_range(self) -> dict[str, int]:
-        return {"minimum": INT64_MIN, "maximum": INT64_MAX}

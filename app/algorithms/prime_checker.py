@@ -1,10 +1,7 @@
 """PrimeChecker: is an int64 prime, and what are its prime factors?
 
-Small numbers are answered by trial division in Python; everything else by FLINT
-(python-flint), whose factoriser proves every factor prime for numbers of this size
-and splits the hardest int64 inputs, products of two 31-bit primes, in well under a
-millisecond. `factorize` is the whole of the number theory; the rest of the module is
-what every algorithm has: name, version, params schema, result schema, run function.
+Small numbers are answered by trial division; the rest by FLINT (python-flint), whose
+factoriser proves every factor prime and splits the hardest int64s in under a millisecond.
 """
 from __future__ import annotations
 
@@ -32,25 +29,18 @@ class PrimeCheckerParams(Schema):
 class PrimeCheckerResult(Schema):
     number = fields.Integer(required=True)
     is_prime = fields.Boolean(required=True)
-    factors = fields.List(
-        fields.Integer(),
-        required=True,
-        metadata={"description": "Prime factorisation with multiplicity, ascending; [] for primes and numbers below 2"},
-    )
-    algorithm = fields.String(
-        required=True,
-        metadata={"description": "The method that decided: trial_division for numbers below "
-                                 f"{TRIAL_DIVISION_BELOW} (0, 1 and negatives included), flint "
-                                 "(FLINT's proven factorisation, python-flint) for all others"},
-    )
+    factors = fields.List(fields.Integer(), required=True, metadata={
+        "description": "Prime factorisation with multiplicity, ascending; [] for primes and "
+                       "numbers below 2"})
+    algorithm = fields.String(required=True, metadata={
+        "description": "The method that decided: trial_division for numbers below "
+                       f"{TRIAL_DIVISION_BELOW} (0, 1 and negatives included), flint "
+                       "(FLINT's proven factorisation, python-flint) for all others"})
 
 
 def factorize(n: int) -> tuple[list[int], str]:
-    """The prime factors of an int64 with multiplicity, ascending, and the method used.
-
-    Primes and numbers below 2 give []. Anything but an int64 raises (TypeError, or
-    ValueError outside the range): fmpz would take strings, booleans and any size.
-    """
+    """The prime factors of an int64 with multiplicity, ascending ([] for primes and numbers
+    below 2), and the method used. Anything but an int64 raises: fmpz would take it."""
     if type(n) is not int:
         raise TypeError(f"expected an int, got {type(n).__name__}")
     if not INT64_MIN <= n <= INT64_MAX:
@@ -79,9 +69,8 @@ def _trial_division(n: int) -> list[int]:
 def run(params: dict[str, Any]) -> dict[str, Any]:
     number = params["number"]
     factors, method = factorize(number)
-    # factorize gives [] both for primes and for numbers below 2.
-    prime = number >= 2 and not factors
-    return {"number": number, "is_prime": prime, "factors": factors, "algorithm": method}
+    return {"number": number, "is_prime": number >= 2 and not factors, "factors": factors,
+            "algorithm": method}
 
 
 ALGORITHM = Algorithm(

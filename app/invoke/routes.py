@@ -5,12 +5,13 @@ import logging
 
 from flask import Blueprint, Response, jsonify
 
-from app.algorithms.base import Algorithm, AlgorithmInputError, execute, one_line_error
+from app.algorithms.base import AlgorithmInputError, execute, one_line_error
+from app.algorithms.registry import find_algorithm
 from app.docs.openapi import json_schema
 from app.docs.operations import PATH_ALGORITHM_PARAMS, REQUEST_ID_HEADER, body_errors, operation
 from app.errors import InvalidInput
 from app.web.errors import ApiError
-from app.extensions import Scaffold, scaffold
+from app.extensions import scaffold
 from app.invoke.schemas import AlgorithmList, InvokeResponse
 from app.web.json_body import json_object_body
 from app.web.request_id import current_request_id
@@ -33,8 +34,7 @@ INVOKE_RESPONSES = {
 @operation("Algorithm", "同步调用算法", "invoke_algorithm", INVOKE_RESPONSES,
            request="InvokeRequest", headers=(REQUEST_ID_HEADER,))
 def invoke_default() -> Response:
-    services = scaffold()
-    return _invoke(services, services.algorithm(services.settings.default_algorithm))
+    return _invoke(scaffold().settings.default_algorithm)
 
 
 @bp.post("/invoke/<algorithm>")
@@ -42,11 +42,12 @@ def invoke_default() -> Response:
            description="The same call for any registered algorithm; the body is its params.",
            request=PATH_ALGORITHM_PARAMS, headers=(REQUEST_ID_HEADER,))
 def invoke_named(algorithm: str) -> Response:
+    return _invoke(algorithm)
+
+
+def _invoke(name: str) -> Response:
     services = scaffold()
-    return _invoke(services, services.algorithm(algorithm))
-
-
-def _invoke(services: Scaffold, algorithm: Algorithm) -> Response:
+    algorithm = find_algorithm(services.algorithms, name)
     params = load(algorithm.params_schema, json_object_body())
     with services.invoke_slots.taken():
         try:
