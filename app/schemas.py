@@ -1,9 +1,5 @@
-"""Schemas shared by every area: the error envelopes.
-
-The OpenAPI document is generated from these same classes, so what the docs say is
-what the code sends. Only marshmallow is imported: gunicorn's master dumps its own
-refusals through ErrorResponse too (app/serving/server_errors.py).
-"""
+"""The error envelopes every area sends and the OpenAPI document shows. Only marshmallow:
+gunicorn's master dumps its own refusals through ErrorResponse too."""
 from __future__ import annotations
 
 from marshmallow import Schema, fields
@@ -19,6 +15,6 @@ class ErrorResponse(Schema):
 
 
 class JobErrorResponse(Schema):
-    """The jobs routes' envelope: the same error object wrapped under `detail`, as the API document shows."""
+    """The jobs routes' envelope: the same error object wrapped under `detail`."""
 
     detail = fields.Nested(ErrorResponse, required=True)

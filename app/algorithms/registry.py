@@ -1,7 +1,5 @@
-"""The algorithms this service serves. Adding one: write its module, add one line here.
-
-EXTRA_ALGORITHMS (`package.module:ATTRIBUTE,...`) adds algorithms that live outside
-this repository, in web processes and RQ workers alike.
+"""The algorithms this service serves. Adding one: write its module, add one line here;
+EXTRA_ALGORITHMS (`package.module:ATTRIBUTE,...`) adds ones from outside the repository.
 """
 from __future__ import annotations
 

@@ -1,15 +1,11 @@
-"""gunicorn's logger without its access log: the app writes its own JSON access line.
-
-With `logconfig_dict` set, gunicorn builds its access-log data for every request (a
-dict of every header and environ entry) before its logger finds no handler for it;
-that was about a tenth of the worker's time on /invoke. Loaded by gunicorn.conf.py.
-A request gunicorn refuses as malformed HTTP is logged at INFO, as the app logs every
-other client mistake: WARNING is kept for what an operator must look at.
+"""gunicorn's logger without its access log, which the app writes itself as JSON (gunicorn
+would build its access data for every request, a tenth of the worker's time on /invoke).
+A request gunicorn refuses as malformed is a client mistake, logged at INFO like the
+app's: WARNING is kept for what an operator must look at.
 """
 from __future__ import annotations
 
 from gunicorn.glogging import Logger
-
 
 # How gunicorn's Worker.handle_error starts its line for a client's malformed request.
 CLIENT_ERROR_PREFIX = "Invalid request from ip="
@@ -23,4 +19,4 @@ class ErrorLogOnly(Logger):
             super().warning(msg, *args, **kwargs)
 
     def access(self, resp, req, environ, request_time) -> None:  # noqa: ANN001 (gunicorn's API)
-        """Nothing: each request's line comes from app.web.instrumentation, with its request id."""
+        """Nothing: app.web.instrumentation writes each request's line."""

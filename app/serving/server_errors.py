@@ -1,12 +1,8 @@
-"""JSON instead of gunicorn's own HTML error pages.
+"""JSON instead of gunicorn's own HTML error pages, for the requests it cannot parse.
 
-gunicorn answers a request it cannot parse (request line or header too large,
-malformed HTTP) itself, before Flask sees it, with a small HTML page, and has no
-setting or hook to change it (asked for upstream: benoitc/gunicorn#993). Replacing its
-`util.write_error`, which `Worker.handle_error` calls with the same arguments in every
-release from 23 to 27, keeps the promise that every error is the JSON envelope, dumped by the same
-ErrorResponse schema as the app's. This module imports no Flask: gunicorn.conf.py loads
-it in the master.
+gunicorn has no setting or hook for them (benoitc/gunicorn#993); `Worker.handle_error`
+calls `util.write_error` with the same arguments from release 23 to 27, so it is replaced
+here. No Flask: gunicorn.conf.py loads this in the master.
 """
 from __future__ import annotations
 

@@ -1,4 +1,2 @@
-"""The request cycle, in the order a request meets it: its id, the security headers and
-the HTTP metrics around it (instrumentation), the body read with a deadline and parsed
-strictly (body_deadline, json_body), authentication and limits, validation against the
-schemas, and the error envelopes every failure becomes."""
+"""The request cycle: ids, headers and metrics (instrumentation), the body read with a
+deadline and parsed strictly, authentication, limits and the error envelopes."""

@@ -1,10 +1,7 @@
 """The client's address, for the access line: behind a trusted proxy, the one it names.
 
-gunicorn trusts `FORWARDED_ALLOW_IPS` for X-Forwarded-Proto but leaves REMOTE_ADDR the
-proxy's. Werkzeug's ProxyFix puts X-Forwarded-For's last hop there, but trusts every
-peer that sends the header; so it is applied here only to requests whose peer is
-one of FORWARDED_ALLOW_IPS (`*`: any). Anyone else's X-Forwarded-For is ignored, so a
-client cannot write another address into the logs.
+Werkzeug's ProxyFix trusts every peer that sends X-Forwarded-For, so it is applied only
+to requests from FORWARDED_ALLOW_IPS (`*`: any): a client cannot log another address.
 """
 from __future__ import annotations
 

@@ -1,12 +1,8 @@
 """What happens around every request: its id, security headers, HTTP metrics, access log.
 
-`RequestCycle` wraps Flask's WSGI app (the way Flask's docs apply ProxyFix), so it
-sees every request and every response, errors included, and costs no Flask hooks:
-on /invoke, five before/after-request hooks and their context lookups were a third
-of the per-request time our service adds to a bare Flask app (BENCHMARKS.md).
-
-Labels use the route template (`/jobs/{job_id}`), never the raw path, so a scan of
-random URLs cannot blow up the number of time series.
+WSGI middleware, so it sees every response, errors included, without the Flask hooks that
+cost a third of our per-request time (BENCHMARKS.md). Labels use the route template,
+never the raw path, so a scan of random URLs cannot blow up the number of time series.
 """
 from __future__ import annotations
 

@@ -1,8 +1,6 @@
 """Request ids: taken from `X-Request-Id` when sane, otherwise a fresh random UUID.
 
-app.web.instrumentation puts the id in the WSGI environ before Flask sees the request,
-returns it in the `X-Request-Id` header of every response and logs it with the
-request; `current_request_id()` gives it to views, error envelopes and log lines.
+app.web.instrumentation puts the id in the WSGI environ; `current_request_id()` reads it.
 """
 from __future__ import annotations
 
@@ -14,17 +12,15 @@ from flask import has_request_context, request
 from app.validation import is_sane
 
 HEADER = "X-Request-Id"
-SUPPLIED_KEY = "HTTP_X_REQUEST_ID"  # the header as WSGI hands it over
 ENVIRON_KEY = "functional_scaffold.request_id"
 
 
 def new_request_id() -> str:
-    """A random version-4 UUID."""
     return str(uuid.uuid4())
 
 
 def request_id_for(environ: dict[str, Any]) -> str:
-    supplied = environ.get(SUPPLIED_KEY, "")
+    supplied = environ.get("HTTP_X_REQUEST_ID", "")
     return supplied if is_sane(supplied) else new_request_id()
 
 
