@@ -36,10 +36,8 @@ from app.webhooks import delivery
 log = logging.getLogger(__name__)
 
 
-def create_app(
-    config: Mapping[str, Any] | None = None,
-    algorithms: Mapping[str, Algorithm] | None = None,
-) -> Flask:
+def create_app(config: Mapping[str, Any] | None = None,
+               algorithms: Mapping[str, Algorithm] | None = None) -> Flask:
     settings = Settings.from_env().with_overrides(config)
     configure_logging(settings.log_level)
 

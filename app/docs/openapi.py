@@ -14,7 +14,6 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from app.algorithms.base import Algorithm
-from app.web.auth import DOCS_ASSETS_PREFIX
 from app.docs.operations import (JSON, NOT_AN_OPERATION, PATH_ALGORITHM_PARAMS, Operation,
                                  operation_of)
 from app.web.errors import JOBS_PATH_PREFIX
@@ -37,8 +36,6 @@ def json_schema(schema: Schema) -> dict[str, Any]:
 
 # Flask answers these on every route by itself; the document lists what the views serve.
 UNDOCUMENTED_METHODS = frozenset({"HEAD", "OPTIONS"})
-# The result of an algorithm that declares no result schema: any JSON object.
-FREE_FORM: dict[str, Any] = {"type": "object"}
 
 
 def _ref(component: str) -> dict[str, Any]:
@@ -71,8 +68,9 @@ class _Document:
         self.spec = spec
         self.algorithms = algorithms
         self.params_components = self._algorithm_components(default)
+        self._typed_properties()
 
-    def typed_properties(self) -> None:
+    def _typed_properties(self) -> None:
         """Properties apispec writes loosely, rewritten for generated clients: the result
         as the algorithms' result schemas, and the statuses as one named enum each (an
         inline enum is one more enum type in every generated client)."""
@@ -80,7 +78,9 @@ class _Document:
         results = [_ref(f"{name}Result") for name, algorithm in algorithms
                    if algorithm.result_schema is not None]
         if any(algorithm.result_schema is None for _, algorithm in algorithms):
-            results.append(FREE_FORM)  # last: a generated client tries the typed ones first
+            # Any object, for an algorithm declaring no result schema; last, as a generated
+            # client tries the typed ones first.
+            results.append({"type": "object"})
         # anyOf, not oneOf: two algorithms' results may fit each other's schema.
         _replace(self._property("InvokeResponse", "result"),
                  results[0] if len(results) == 1 else {"anyOf": results})
@@ -164,37 +164,25 @@ def _require_api_keys(document: dict[str, Any], public_paths: frozenset[str]) ->
     for path, operations in document["paths"].items():
         envelope = "JobErrorResponse" if path.startswith(JOBS_PATH_PREFIX) else "ErrorResponse"
         for operation in operations.values():
-            if path in public_paths or path.startswith(DOCS_ASSETS_PREFIX):
+            if path in public_paths:
                 operation["security"] = []
             else:
                 operation["responses"]["401"] = {
                     "description": "缺少或无效的 API key (WWW-Authenticate: Bearer)",
-                    "content": {JSON: {"schema": _ref(envelope)}},
-                }
+                    "content": {JSON: {"schema": _ref(envelope)}}}
 
 
-def build_spec(
-    app: Flask,
-    algorithms: Mapping[str, Algorithm],
-    default_algorithm: str,
-    public_paths: frozenset[str] | None = None,
-) -> dict[str, Any]:
+def build_spec(app: Flask, algorithms: Mapping[str, Algorithm], default_algorithm: str,
+               public_paths: frozenset[str] | None = None) -> dict[str, Any]:
     """The whole document; with `public_paths` (API keys on), every other operation needs a key."""
-    spec = APISpec(
-        title="FunctionalScaffold",
-        version="1.0.0",
-        openapi_version=OPENAPI_VERSION,
-        plugins=[MarshmallowPlugin()],
-        info={"description": "算法工程化 Serverless 脚手架 - 提供标准化的算法服务接口"},
-    )
+    spec = APISpec("FunctionalScaffold", "1.0.0", OPENAPI_VERSION, [MarshmallowPlugin()],
+                   info={"description": "算法工程化 Serverless 脚手架 - 提供标准化的算法服务接口"})
     spec.components.schema("JobStatus", JOB_STATUS_SCHEMA)
     spec.components.schema("WebhookStatus", WEBHOOK_STATUS_SCHEMA)
     for schema in (ErrorResponse, JobErrorResponse, InvokeResponse, AlgorithmList, HealthResponse,
                    ReadinessResponse, JobRequest, JobCreateResponse, JobStatusResponse):
         spec.components.schema(schema.__name__, schema=schema)
-    document_of = _Document(spec, algorithms, default_algorithm)
-    document_of.typed_properties()
-    document_of.add_routes(app)
+    _Document(spec, algorithms, default_algorithm).add_routes(app)
     document = spec.to_dict()
     if public_paths is not None:
         _require_api_keys(document, public_paths)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -58,17 +59,15 @@ def loads(text: str | bytes) -> Any:
     return _DECODER.decode(text)
 
 
+JSON_TYPES = ((type(None), "null"), (bool, "boolean"), ((int, float), "number"),
+              (str, "string"), (list, "array"))
+# A lone UTF-16 surrogate, which no UTF-8 text can hold.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
 def json_type(value: Any) -> str:
     """The JSON name of a decoded value's type, for messages a client can act on."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
+    return next((name for kind, name in JSON_TYPES if isinstance(value, kind)), "object")
 
 
 def lone_surrogate(value: Any) -> tuple[str, str] | None:
@@ -77,25 +76,17 @@ def lone_surrogate(value: Any) -> tuple[str, str] | None:
     while pending:
         path, item = pending.pop()
         if isinstance(item, str):
-            if not _is_unicode(item):
+            if _SURROGATE.search(item):
                 return path, item
         elif isinstance(item, dict):
             for key, inner in item.items():
                 inner_path = f"{path}.{key}" if path else key
-                if not _is_unicode(key):
+                if _SURROGATE.search(key):
                     return inner_path, key
                 pending.append((inner_path, inner))
         elif isinstance(item, list):
             pending.extend((f"{path}.{index}", inner) for index, inner in enumerate(item))
     return None
-
-
-def _is_unicode(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def printable(text: str) -> str:
