@@ -13,8 +13,6 @@ from environs import Env
 
 # How a variable's text becomes a value: an environs parser, called as parse(env, NAME).
 Parse = Callable[[Env, str], Any]
-# gunicorn.conf.py's default GUNICORN_THREADS, which MAX_INFLIGHT_INVOKE defaults to.
-DEFAULT_THREADS = 8
 
 
 def setting(default: Any, parse: Parse = Env.str, *, secret: bool = False) -> Any:
@@ -71,8 +69,8 @@ class Settings:
     # Hardening (app/web/auth.py, app/web/limits.py). No keys: no authentication.
     api_keys: frozenset[str] = setting(frozenset(), _names, secret=True)
     metrics_public: bool = setting(True, Env.bool)
-    # Unset: GUNICORN_THREADS (see from_env).
-    max_inflight_invoke: int = setting(DEFAULT_THREADS, Env.int)
+    # Unset: GUNICORN_THREADS (see from_env), whose default in gunicorn.conf.py is 8.
+    max_inflight_invoke: int = setting(8, Env.int)
     max_params_bytes: int = setting(64 * 1024, Env.int)
     # Scale-out workers (app/worker.py): jobs before a process is replaced; lost-job sweeps.
     worker_max_jobs: int = setting(1000, Env.int)

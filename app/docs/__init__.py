@@ -1,5 +1,2 @@
-"""Interactive API docs: /openapi.json, /docs (Swagger UI 5) and /redoc (ReDoc 2).
-
-The pages' scripts are vendored under static/ and served by the app itself, so the
-docs work on a machine with no internet access.
-"""
+"""Interactive API docs: /openapi.json, /docs (Swagger UI 5) and /redoc (ReDoc 2), their
+scripts vendored under static/ so they work with no internet access."""

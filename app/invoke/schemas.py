@@ -5,9 +5,8 @@ from marshmallow import Schema, fields
 class AlgorithmMetadata(Schema):
     algorithm = fields.String(required=True, metadata={"example": "PrimeChecker"})
     version = fields.String(required=True, metadata={"example": "1.0.0"})
-    elapsed_time = fields.Float(
-        required=True, metadata={"description": "Seconds spent in the algorithm", "example": 0.001}
-    )
+    elapsed_time = fields.Float(required=True, metadata={
+        "description": "Seconds spent in the algorithm", "example": 0.001})
 
 
 class InvokeResponse(Schema):

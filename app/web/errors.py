@@ -74,7 +74,15 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return response
 
 
-def _http_exception_response(exc: HTTPException) -> Response:
+def client_error_response(error: ClientError) -> Response:
+    if isinstance(error, ApiError):
+        status, code, headers = error.status, error.code, error.headers
+    else:
+        status, code, headers = CLIENT_ERRORS[type(error)]
+    return error_response(status, code, error.message, error.details, headers)
+
+
+def http_exception_response(exc: HTTPException) -> Response:
     status = exc.code or 500
     messages = {
         404: f"no route for {request.method} {request.path[:200]}",
@@ -93,20 +101,12 @@ def _http_exception_response(exc: HTTPException) -> Response:
                           messages.get(status, exc.name), details, headers)
 
 
+def unexpected_error_response(exc: Exception) -> Response:
+    log.exception("unhandled error")
+    return error_response(500, "INTERNAL_ERROR", "internal server error")
+
+
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ClientError)
-    def handle_client_error(error: ClientError) -> Response:
-        if isinstance(error, ApiError):
-            status, code, headers = error.status, error.code, error.headers
-        else:
-            status, code, headers = CLIENT_ERRORS[type(error)]
-        return error_response(status, code, error.message, error.details, headers)
-
-    @app.errorhandler(HTTPException)
-    def handle_http_exception(exc: HTTPException) -> Response:
-        return _http_exception_response(exc)
-
-    @app.errorhandler(Exception)
-    def handle_unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error")
-        return error_response(500, "INTERNAL_ERROR", "internal server error")
+    app.register_error_handler(ClientError, client_error_response)
+    app.register_error_handler(HTTPException, http_exception_response)
+    app.register_error_handler(Exception, unexpected_error_response)
