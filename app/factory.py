@@ -13,10 +13,8 @@ from app.algorithms.registry import ALGORITHMS, with_extras
 from app.config import Settings
 from app.docs import routes as docs_routes
 from app.docs.openapi import build_spec
-from app.docs.routes import OPENAPI_KEY
 from app.extensions import EXTENSION_KEY, Scaffold
 from app.health import routes as health_routes
-from app.health.routes import register_metrics_route
 from app.invoke import routes as invoke_routes
 from app.jobs import routes as jobs_routes
 from app.jobs.backend import JobBackend
@@ -66,9 +64,9 @@ def create_app(config: Mapping[str, Any] | None = None,
     register_auth(app, settings)
     for blueprint in (invoke_routes.bp, jobs_routes.bp, health_routes.bp, docs_routes.bp):
         app.register_blueprint(blueprint)
-    register_metrics_route(app, metrics)
-    app.config[OPENAPI_KEY] = build_spec(app, registry, settings.default_algorithm,
-                                         public_paths(settings))
+    health_routes.register_metrics_route(app, metrics)
+    app.config[docs_routes.OPENAPI_KEY] = build_spec(app, registry, settings.default_algorithm,
+                                                     public_paths(settings))
     return app
 
 

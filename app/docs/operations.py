@@ -16,18 +16,14 @@ PATH_ALGORITHM_PARAMS = "<params of the algorithm in the path>"
 
 
 REQUEST_ID_HEADER = {
-    "name": "X-Request-Id",
-    "in": "header",
-    "required": False,
+    "name": "X-Request-Id", "in": "header", "required": False,
     # No maxLength: a longer or unprintable id is replaced by a fresh UUID4, never refused.
     "schema": {"type": "string"},
     "description": "Used as request_id when printable ASCII without spaces and at most "
                    "128 characters; otherwise the service uses a fresh UUID4 instead",
 }
 IDEMPOTENCY_HEADER = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
+    "name": "Idempotency-Key", "in": "header", "required": False,
     "schema": {"type": "string", "maxLength": 128},
     "description": "Extension: a repeat with the same key and body within the job TTL "
                    "returns the same job (200)",

@@ -47,15 +47,6 @@ def client_id() -> str:
     return g.get("api_client", "")
 
 
-def presented_keys() -> list[str]:
-    """The keys this request carries: a Bearer token and/or an X-API-Key value."""
-    keys = [request.headers.get(API_KEY_HEADER, "").strip()]
-    authorization = request.headers.get("Authorization", "")
-    if authorization[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX:
-        keys.insert(0, authorization[len(BEARER_PREFIX):].strip())
-    return [key for key in keys if key]
-
-
 def unauthorized(message: str) -> ApiError:
     return ApiError(401, "UNAUTHORIZED", message, headers={"WWW-Authenticate": "Bearer"})
 
@@ -72,7 +63,11 @@ def register_auth(app: Flask, settings: Settings) -> None:
     def require_api_key() -> None:
         if request.path in open_paths or request.path.startswith(DOCS_ASSETS_PREFIX):
             return
-        keys = presented_keys()
+        keys = [request.headers.get(API_KEY_HEADER, "").strip()]
+        authorization = request.headers.get("Authorization", "")
+        if authorization[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX:
+            keys.insert(0, authorization[len(BEARER_PREFIX):].strip())
+        keys = [key for key in keys if key]
         if not keys:
             raise unauthorized(f"an API key is required: send Authorization: Bearer <key> "
                                f"or {API_KEY_HEADER}: <key>")

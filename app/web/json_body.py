@@ -94,20 +94,14 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _body_bytes() -> bytes:
-    """The whole body; 413 when a chunked one runs past the limit, where Werkzeug stops
-    reading without raising."""
+def json_object_body() -> dict[str, Any]:
+    """The request body as a JSON object, or the documented 400/413/415 error."""
     data = request.get_data(cache=True)
     limit = request.max_content_length
+    # Werkzeug stops reading a chunked body at the limit without raising.
     if (request.content_length is None and limit is not None and len(data) >= limit
             and request.input_stream.read(1)):
         raise RequestEntityTooLarge()
-    return data
-
-
-def json_object_body() -> dict[str, Any]:
-    """The request body as a JSON object, or the documented 400/413/415 error."""
-    data = _body_bytes()
     if not data:
         raise InvalidInput("request body is required", field="body")
     if not request.is_json:
