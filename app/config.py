@@ -1,8 +1,5 @@
-"""Settings, read once from the environment (12-factor) with environs.
-
-Every setting has a safe default, so `gunicorn wsgi:app` works with nothing set. An
-invalid value stops the start with environs' EnvValidationError, which names the variable.
-"""
+"""Settings, read once from the environment (12-factor) with environs. Every setting has a
+safe default; an invalid value stops the start with an error naming the variable."""
 from __future__ import annotations
 
 import os

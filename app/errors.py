@@ -1,8 +1,5 @@
-"""What a client can get wrong, or find unavailable, below the web layer.
-
-No HTTP here, so the RQ worker imports them without Flask; app/web/errors.py maps each
-to its status and code.
-"""
+"""What a client can get wrong, or find unavailable, below the web layer. No HTTP, so the
+RQ worker imports them without Flask; app/web/errors.py maps each to a status and code."""
 from __future__ import annotations
 
 from typing import Any, Iterable

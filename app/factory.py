@@ -1,6 +1,5 @@
 """The application factory: settings from the environment, the shared services in
-`app.extensions`, one blueprint per area. Tests pass `config=` overrides and `algorithms=`.
-"""
+`app.extensions`, one blueprint per area. Tests pass `config=` overrides and `algorithms=`."""
 from __future__ import annotations
 
 import logging

@@ -1,8 +1,5 @@
-"""Checking client input against the documented rules, whichever layer received it.
-
-marshmallow's nested messages become one InvalidInput whose `details.field` names the
-offending field and `details.value` echoes what was sent, as the contract has them.
-"""
+"""Checking client input against the documented rules, whichever layer received it:
+marshmallow's messages become one InvalidInput naming the field and echoing the value."""
 from __future__ import annotations
 
 import json

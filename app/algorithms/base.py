@@ -48,10 +48,8 @@ def execute(algorithm: Algorithm, params: dict[str, Any], metrics: Metrics) -> E
     elapsed = time.perf_counter() - started
     metrics.series(metrics.algorithm_executions, algorithm.name, "success").inc()
     metrics.series(metrics.algorithm_duration, algorithm.name).observe(elapsed)
-    return Execution(
-        result=result,
-        metadata={"algorithm": algorithm.name, "version": algorithm.version, "elapsed_time": elapsed},
-    )
+    return Execution(result, {"algorithm": algorithm.name, "version": algorithm.version,
+                              "elapsed_time": elapsed})
 
 
 def one_line_error(exc: BaseException, limit: int = 300) -> str:

@@ -1,8 +1,6 @@
-"""PrimeChecker: is an int64 prime, and what are its prime factors?
-
-Small numbers are answered by trial division; the rest by FLINT (python-flint), whose
-factoriser proves every factor prime and splits the hardest int64s in under a millisecond.
-"""
+"""PrimeChecker: is an int64 prime, and what are its prime factors? Trial division for
+small numbers, FLINT (python-flint) for the rest: it proves every factor prime and splits
+the hardest int64s in under a millisecond."""
 from __future__ import annotations
 
 from typing import Any

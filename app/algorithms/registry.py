@@ -1,6 +1,5 @@
 """The algorithms this service serves. Adding one: write its module, add one line here;
-EXTRA_ALGORITHMS (`package.module:ATTRIBUTE,...`) adds ones from outside the repository.
-"""
+EXTRA_ALGORITHMS (`package.module:ATTRIBUTE,...`) adds ones from outside the repository."""
 from __future__ import annotations
 
 import importlib

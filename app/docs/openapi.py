@@ -1,7 +1,5 @@
-"""The OpenAPI 3.1 document, generated from the URL map and the schemas the code validates
-with. A route without `@operation` stops the app from starting; schema names follow the
-seed document, so a client generated from the seed keeps its type names.
-"""
+"""The OpenAPI 3.1 document, from the URL map (a route without `@operation` stops the start)
+and the schemas the code validates with, named as in the seed document for its clients."""
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -71,9 +69,8 @@ class _Document:
         self._typed_properties()
 
     def _typed_properties(self) -> None:
-        """Properties apispec writes loosely, rewritten for generated clients: the result
-        as the algorithms' result schemas, and the statuses as one named enum each (an
-        inline enum is one more enum type in every generated client)."""
+        """Properties apispec writes loosely, rewritten for generated clients: the result as
+        the algorithms' result schemas, each status as one named enum, not one per response."""
         algorithms = sorted(self.algorithms.items())
         results = [_ref(f"{name}Result") for name, algorithm in algorithms
                    if algorithm.result_schema is not None]

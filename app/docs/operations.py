@@ -1,8 +1,5 @@
-"""How a view documents itself: the OpenAPI operation `build_spec` reads off the URL map.
-
-Each route carries its documentation beside its code, so the document cannot list a route
-that does not exist or miss one that does. Schemas are named by their component name.
-"""
+"""How a view documents itself: the OpenAPI operation `build_spec` reads off the URL map,
+beside the view's code, so the document cannot list a missing route or miss a real one."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -22,7 +22,8 @@ class AlgorithmInfo(Schema):
     name = fields.String(required=True)
     version = fields.String(required=True)
     description = fields.String(required=True)
-    params_schema = fields.Dict(required=True, metadata={"description": "JSON Schema of the params"})
+    params_schema = fields.Dict(required=True,
+                                metadata={"description": "JSON Schema of the params"})
     example = fields.Dict(required=True)
 
 

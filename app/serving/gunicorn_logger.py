@@ -1,8 +1,6 @@
-"""gunicorn's logger without its access log, which the app writes itself as JSON (gunicorn
-would build its access data for every request, a tenth of the worker's time on /invoke).
-A request gunicorn refuses as malformed is a client mistake, logged at INFO like the
-app's: WARNING is kept for what an operator must look at.
-"""
+"""gunicorn's logger without its access log (the app writes its own; gunicorn's cost a tenth
+of the worker's time on /invoke). A malformed request is a client mistake, logged at INFO:
+WARNING is kept for what an operator must look at."""
 from __future__ import annotations
 
 from gunicorn.glogging import Logger

@@ -1,9 +1,6 @@
-"""JSON instead of gunicorn's own HTML error pages, for the requests it cannot parse.
-
-gunicorn has no setting or hook for them (benoitc/gunicorn#993); `Worker.handle_error`
-calls `util.write_error` with the same arguments from release 23 to 27, so it is replaced
-here. No Flask: gunicorn.conf.py loads this in the master.
-"""
+"""The JSON envelope instead of gunicorn's HTML for requests it cannot parse. No setting or
+hook exists (benoitc/gunicorn#993); `util.write_error` keeps its signature from 23 to 27,
+so it is replaced. No Flask: gunicorn.conf.py loads this in the master."""
 from __future__ import annotations
 
 import json

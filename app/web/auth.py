@@ -1,10 +1,8 @@
 """Optional API-key authentication, off unless `API_KEYS` is set (README, "Configuration").
 
-Probes, the docs and (while METRICS_PUBLIC) /metrics stay public; every other path,
-unknown ones included, is 401 without a key, so the routes cannot be mapped. Keys are
-compared as SHA-256 digests against every key, so neither the time taken nor a key's
-length tells how close a guess was.
-"""
+Probes, docs and (while METRICS_PUBLIC) /metrics stay public; every other path, unknown
+ones too, is 401 without a key, so the routes cannot be mapped. Every key's digest is
+compared, so neither the time taken nor a key's length tells how close a guess was."""
 from __future__ import annotations
 
 import hashlib

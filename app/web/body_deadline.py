@@ -1,12 +1,9 @@
 """A deadline for the request body: a client that sends it too slowly gets 408, not a thread.
 
-gunicorn's gthread worker reads a body with no limit of its own, and a socket timeout
-restarts on every recv(), so a byte now and then would hold a thread for ever. When
-BODY_TIMEOUT_SECONDS from the head run out, a watcher thread shuts the socket's read side
-and the answer is 408. A body that cannot be framed is a 400; both, and any body the app
-left unread (gunicorn would read it after the answer, with no deadline), close the
-connection. README, "Slow clients", has the rest.
-"""
+gunicorn's gthread worker reads a body with no limit, and a socket timeout restarts on
+every recv(). When BODY_TIMEOUT_SECONDS from the head run out, a watcher thread shuts the
+socket's read side: 408. A body that cannot be framed is a 400; both, and any body left
+unread (gunicorn would read it with no deadline), close the connection ("Slow clients")."""
 from __future__ import annotations
 
 import os
@@ -26,14 +23,12 @@ _served = threading.local()
 
 
 def remember_request(worker: Any, req: Any) -> None:
-    """gunicorn's pre_request hook: the request whose `force_close()` closes the connection
-    (gunicorn drops a Connection header the app sets)."""
+    """gunicorn's pre_request hook: gunicorn drops a Connection header the app sets."""
     _served.request = req
 
 
 def close_connection() -> None:
-    """Close the connection once this request is answered: the next request could not be
-    found after a body left unread or unreadable."""
+    """Close the connection after this answer: no next request is found after a bad body."""
     request = getattr(_served, "request", None)
     if request is not None:
         request.force_close()
@@ -47,8 +42,7 @@ def request_timeout(seconds: float) -> ApiError:
 
 
 def malformed_body(reason: str) -> InvalidInput:
-    """A bad chunk, or a body that ended before its Content-Length: never a request run on
-    part of its body."""
+    """A bad chunk, or a body short of its Content-Length: never run on part of a body."""
     close_connection()
     return InvalidInput("request body is not valid HTTP framing", field="body",
                         reason=reason[:200])
@@ -81,9 +75,8 @@ class Alarm:
 
 
 class Watcher:
-    """Fires the alarms whose deadline passed, from one thread per process (one per request
-    cost more than the rest of /invoke), started after gunicorn's fork. Every alarm lasts
-    the same time, so a FIFO queue is in deadline order."""
+    """Fires the alarms due, from one thread per process (one per request cost more than the
+    rest of /invoke); every alarm lasts the same time, so a FIFO queue is in deadline order."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -134,9 +127,8 @@ class Watcher:
 
 
 class DeadlineInput:
-    """`wsgi.input` raising 408 when the alarm cut the body short, and 400 when it ends
-    before its Content-Length (Werkzeug would take it as whole: gunicorn sets
-    `wsgi.input_terminated`). The alarm is cancelled once the body is complete."""
+    """`wsgi.input` raising 408 when the alarm cut the body short, 400 when it ends before its
+    Content-Length (gunicorn sets `wsgi.input_terminated`, so Werkzeug would take it whole)."""
 
     def __init__(self, stream: Any, alarm: Alarm, content_length: int | None,
                  seconds: float) -> None:

@@ -1,8 +1,5 @@
-"""The client's address, for the access line: behind a trusted proxy, the one it names.
-
-Werkzeug's ProxyFix trusts every peer that sends X-Forwarded-For, so it is applied only
-to requests from FORWARDED_ALLOW_IPS (`*`: any): a client cannot log another address.
-"""
+"""The client's address for the access line: X-Forwarded-For's, only from a peer in
+FORWARDED_ALLOW_IPS (ProxyFix trusts any), so a client cannot log another address."""
 from __future__ import annotations
 
 import ipaddress

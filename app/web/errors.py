@@ -1,8 +1,5 @@
-"""The error envelopes, and the handlers that turn every failure into one.
-
-Most routes answer the flat envelope; the jobs routes wrap it as `{"detail": {...}}`
-(README, "The contract"). Nothing reaches the client as HTML or a traceback.
-"""
+"""The error envelopes, and the handlers that turn every failure into one: flat, or under
+`detail` on the jobs routes (README, "The contract"); never HTML or a traceback."""
 from __future__ import annotations
 
 import logging

@@ -1,9 +1,6 @@
-"""What happens around every request: its id, security headers, HTTP metrics, access log.
-
-WSGI middleware, so it sees every response, errors included, without the Flask hooks that
-cost a third of our per-request time (BENCHMARKS.md). Labels use the route template,
-never the raw path, so a scan of random URLs cannot blow up the number of time series.
-"""
+"""Around every request: its id, security headers, HTTP metrics and access line, as WSGI
+middleware: Flask hooks cost a third of our per-request time (BENCHMARKS.md). Labels use
+the route template, so a scan of random URLs cannot multiply the time series."""
 from __future__ import annotations
 
 import logging
@@ -48,17 +45,14 @@ class RequestCycle:
         finally:
             REQUEST_ID.reset(token)
             self.metrics.http_in_progress.dec()
-            self._record(environ, request_id, seen["status"], seen["endpoint"],
-                         time.perf_counter() - started)
-
-    def _record(self, environ: dict[str, Any], request_id: str, status: int, endpoint: str,
-                elapsed: float) -> None:
-        method = method_label(environ.get("REQUEST_METHOD", ""))
-        self.metrics.count_request(method, endpoint, status, elapsed)
-        if access_log.isEnabledFor(logging.INFO):
-            access_line(request_id, {"method": method, "path": _path(environ), "endpoint": endpoint,
-                                     "status": status, "duration_ms": round(elapsed * 1000, 3),
-                                     "remote_addr": environ.get("REMOTE_ADDR")})
+            elapsed = time.perf_counter() - started
+            method = method_label(environ.get("REQUEST_METHOD", ""))
+            self.metrics.count_request(method, seen["endpoint"], seen["status"], elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                access_line(request_id, {
+                    "method": method, "path": _path(environ), "endpoint": seen["endpoint"],
+                    "status": seen["status"], "duration_ms": round(elapsed * 1000, 3),
+                    "remote_addr": environ.get("REMOTE_ADDR")})
 
 
 def _path(environ: dict[str, Any]) -> str:

@@ -1,10 +1,6 @@
-"""Reading a request body as JSON, strictly, once for every route.
-
-Flask's `get_json` would accept `NaN`, make a 5000-digit number a 500, read `-1e400` as
--Infinity (no strict parser takes it back in an echo), treat text/plain as missing,
-admit a lone UTF-16 surrogate (`"\ud800"`, which UTF-8 cannot encode) and parse a
-chunked body cut at MAX_CONTENT_LENGTH.
-"""
+"""Reading a request body as JSON, strictly, once for every route: Flask's `get_json` would
+accept `NaN`, make a 5000-digit number a 500, read `-1e400` as -Infinity, treat text/plain
+as missing, admit a lone UTF-16 surrogate and parse a chunked body cut at the limit."""
 from __future__ import annotations
 
 import json
@@ -29,10 +25,8 @@ def _parse_int(text: str) -> int | HugeNumber:
 
 
 def _parse_float(text: str) -> int | float | HugeNumber:
-    """A number with a fraction or exponent; an integral one (`17.0`) is that integer,
-    read exactly, as JSON Schema 2020-12 reads `type: integer`. One past a float's range
-    (`-1e400`) stays its text: a float would be -Infinity, and an int would make six bytes
-    (`1e4299`) 4300 digits."""
+    """An integral one (`17.0`) is that integer, read exactly, as JSON Schema reads `type:
+    integer`. One past a float's range stays its text: not -Infinity, nor 4300 digits."""
     approximate = float(text)
     if math.isinf(approximate):
         return HugeNumber(text)

@@ -1,8 +1,5 @@
-"""The /invoke in-flight limit: one call more than MAX_INFLIGHT_INVOKE is a 503 at once.
-
-Refusing rather than queueing lets the caller or its load balancer retry, and keeps
-threads free for the probes and /metrics (README, "Configuration").
-"""
+"""The /invoke in-flight limit: one call more than MAX_INFLIGHT_INVOKE is a 503 at once,
+so the caller can retry and threads stay free for the probes and /metrics."""
 from __future__ import annotations
 
 import threading

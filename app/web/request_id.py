@@ -1,7 +1,5 @@
-"""Request ids: taken from `X-Request-Id` when sane, otherwise a fresh random UUID.
-
-app.web.instrumentation puts the id in the WSGI environ; `current_request_id()` reads it.
-"""
+"""Request ids: `X-Request-Id` when sane, otherwise a fresh UUID4; app.web.instrumentation
+puts it in the WSGI environ, `current_request_id()` reads it."""
 from __future__ import annotations
 
 import uuid

@@ -1,10 +1,6 @@
-"""Security headers on every response the app writes.
-
-Every response: nosniff and no-referrer (job ids in URLs stay here). JSON: no-store,
-as every body is per request. /docs and /redoc: a Content-Security-Policy allowing only
-this server's scripts and a fresh nonce per page; styles may be inline because ReDoc
-writes <style> elements at run time, and its search runs in a blob: Web Worker.
-"""
+"""Security headers: nosniff and no-referrer (job ids in URLs stay here) on every response,
+no-store on JSON, and on /docs and /redoc a CSP allowing only this server's scripts with a
+per-page nonce (ReDoc writes <style> at run time and searches in a blob: worker)."""
 from __future__ import annotations
 
 import secrets
