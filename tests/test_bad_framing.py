@@ -7,11 +7,11 @@ so these go through a real gunicorn on raw sockets.
 from __future__ import annotations
 
 import json
-import socket
 
 import pytest
 
 from tests.servers import wait_for
+from tests.transports import parse_answer, raw_exchange
 
 BODY = b'{"number": 17}'
 CHUNKED = "Transfer-Encoding: chunked"
@@ -31,28 +31,14 @@ FRAMINGS = {
 }
 
 
-def exchange(port: int, request: bytes) -> bytes:
-    """Everything the server sends back to `request` before it closes the connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(request)
-        sock.shutdown(socket.SHUT_WR)
-        raw = b""
-        while chunk := sock.recv(65536):
-            raw += chunk
-    return raw
-
-
 def post_framed(port: int, path: str, framing: str, body: bytes, method: str = "POST"
                 ) -> tuple[int, dict[str, str], bytes]:
     """Send `body` as is, with the `framing` header, and close the sending side."""
     head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             f"Content-Type: application/json\r\n{framing}\r\n\r\n").encode()
-    raw = exchange(port, head + body)
+    raw = raw_exchange(port, head + body, half_close=True)
     assert raw.count(b"HTTP/1.1 ") == 1, f"one request, one answer: {raw!r}"
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in header_lines)
-    return int(status_line.split()[1]), {k.lower(): v for k, v in headers.items()}, body
+    return parse_answer(raw)
 
 
 @pytest.mark.parametrize("framing", FRAMINGS, ids=str)
@@ -95,11 +81,11 @@ def test_a_body_the_app_leaves_unread_closes_the_connection(service, framing, me
 def test_a_request_gunicorn_refuses_is_one_json_400_logged_at_info(service):
     """Content-Length beside chunked (request smuggling) is gunicorn's own refusal: its
     'Invalid request' line is a client's mistake, not a WARNING for an operator."""
-    raw = exchange(service.port, b"POST /invoke HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                                 b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
-                                 b"0\r\n\r\n")
-    head, _, body = raw.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 400 ")
+    status, _, body = parse_answer(raw_exchange(
+        service.port, b"POST /invoke HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        half_close=True))
+    assert status == 400
     assert json.loads(body)["error"] == "BAD_REQUEST"
     refusals = wait_for(lambda: [line for line in service.json_lines()
                                  if "Invalid request" in line["message"]

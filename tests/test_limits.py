@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import threading
 import time
 from pathlib import Path
@@ -23,7 +22,9 @@ from app.algorithms.registry import ALGORITHMS
 from app.errors import InvalidInput
 from app.validation import check_params_size, json_size
 from tests.servers import Service, wait_for
-from tests.transports import ClientTransport, HttpTransport, Reply, Transport
+from tests.transports import (
+    ClientTransport, HttpTransport, Reply, Transport, parse_answer, raw_exchange,
+)
 
 GATE_TIMEOUT_SECONDS = 30
 
@@ -163,17 +164,6 @@ def test_post_jobs_refuses_params_over_the_limit():
     assert reply.get_json()["detail"]["details"]["field"] == "params"
 
 
-def raw_request(port: int, head: str) -> tuple[str, dict]:
-    """Send `head` as-is; return the status line and the JSON body."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(head.encode("latin-1"))
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    head_part, _, body = received.decode("latin-1").partition("\r\n\r\n")
-    return head_part.splitlines()[0], json.loads(body)
-
-
 @pytest.mark.parametrize("head, status, code", [
     ("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + "a" * 9000 + "\r\n\r\n",
      431, "REQUEST_HEADER_FIELDS_TOO_LARGE"),
@@ -182,10 +172,11 @@ def raw_request(port: int, head: str) -> tuple[str, dict]:
     ("GET /" + "a" * 9000 + " HTTP/1.1\r\nHost: x\r\n\r\n", 414, "URI_TOO_LONG"),
 ], ids=["long-header", "too-many-headers", "long-request-line"])
 def test_oversized_requests_answer_json(service, head, status, code):
-    status_line, body = raw_request(service.port, head)
-    assert status_line.split()[1] == str(status)
-    assert body["error"] == code
-    assert set(body) == {"error", "message", "details", "request_id"}
+    got, _, body = parse_answer(raw_exchange(service.port, head.encode("latin-1")))
+    assert got == status
+    envelope = json.loads(body)
+    assert envelope["error"] == code
+    assert set(envelope) == {"error", "message", "details", "request_id"}
 
 
 # Valid JSON up to the 1 MiB limit, garbage after it: cut at the limit, it would run.

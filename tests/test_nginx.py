@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from tests.servers import ROOT, Nginx, Service, free_port, wait_for
+from tests.transports import parse_answer, raw_exchange
 
 SHIPPED = (ROOT / "deploy" / "nginx.conf").read_text()
 SHORT_TIMEOUTS = {"client_header_timeout 10s;": "client_header_timeout 1s;",
@@ -66,30 +67,6 @@ def silent_upstream() -> Iterator[int]:
         listener.bind(("127.0.0.1", 0))
         listener.listen(16)
         yield listener.getsockname()[1]
-
-
-def raw_request(port: int, data: bytes, pause_after: float = 0.0) -> tuple[int, dict[str, str], bytes]:
-    """Send `data`, optionally wait, and read the answer to the end."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(data)
-        raw = b""
-        while chunk := sock.recv(65536):
-            raw += chunk
-            if b"\r\n\r\n" in raw and _complete(raw):
-                break
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines)}
-    return int(status_line.split()[1]), headers, body
-
-
-def _complete(raw: bytes) -> bool:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    for line in head.decode("latin-1").split("\r\n")[1:]:
-        name, _, value = line.partition(": ")
-        if name.lower() == "content-length":
-            return len(body) >= int(value)
-    return False
 
 
 def assert_envelope(status: int, headers: dict[str, str], body: bytes, expected: int,
@@ -175,7 +152,7 @@ def in_progress(service: Service) -> float:
     ("nginx's own error page asked for", b"GET /.errors/ HTTP/1.1\r\nHost: x\r\n\r\n", "NOT_FOUND", 404),
 ])
 def test_a_request_nginx_refuses_is_a_json_error(proxied, name, data, code, expected):
-    status, headers, body = raw_request(proxied.port, data)
+    status, headers, body = parse_answer(raw_exchange(proxied.port, data))
     assert_envelope(status, headers, body, expected, code)
     assert "retry-after" not in headers
 

@@ -6,12 +6,11 @@ tests/test_docs_browser.py renders /docs and /redoc under the Content-Security-P
 from __future__ import annotations
 
 import re
-import socket
 
 import pytest
 
 from tests.bad_inputs import BAD_INVOKE_INPUTS
-from tests.transports import HttpTransport
+from tests.transports import HttpTransport, raw_exchange
 
 JSON = "application/json"
 RESPONSES = [  # (method, path, body): a success, errors of each kind, text, HTML, an asset
@@ -97,15 +96,6 @@ def test_no_error_reveals_code_paths_or_traces(http):
             assert leak not in reply.text, (method, path, leak, reply.text[:300])
 
 
-def raw_reply(port: int, data: bytes) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(data)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    return received.decode("latin-1")
-
-
 @pytest.mark.parametrize("data", [
     b"GARBAGE\r\n\r\n",
     b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n",
@@ -114,7 +104,7 @@ def raw_reply(port: int, data: bytes) -> str:
     b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n",
 ], ids=["request-line", "header-name", "content-length", "header-size", "version"])
 def test_no_gunicorn_error_reveals_anything_either(service, data):
-    reply = raw_reply(service.port, data)
+    reply = raw_exchange(service.port, data).decode("latin-1")
     assert "application/json" in reply
     for leak in LEAKS:
         assert leak not in reply, leak

@@ -6,6 +6,7 @@ so the contract is checked where users meet it as well as where it is quick to d
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,3 +73,33 @@ class HttpTransport(Transport):
         response = self.session.request(method, self.base_url + path, data=body, headers=headers,
                                         timeout=30)
         return Reply(response.status_code, dict(response.headers), response.text)
+
+
+def raw_exchange(port: int, data: bytes, half_close: bool = False) -> bytes:
+    """Send `data` as is on a raw socket; what comes back, up to the end of the first
+    whole answer, or, with `half_close`, all the server sends until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+            if not half_close and _is_whole(raw):
+                break
+    return raw
+
+
+def parse_answer(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """The first answer's status, headers (names lower-cased) and what follows them."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def _is_whole(raw: bytes) -> bool:
+    if b"\r\n\r\n" not in raw:
+        return False
+    _, headers, body = parse_answer(raw)
+    return "content-length" in headers and len(body) >= int(headers["content-length"])
