@@ -1,15 +1,8 @@
 """`python -m app.worker [jobs|webhooks]`: the Procfile's `worker` and `webhook` processes.
 
-A supervisor forks worker processes (one for `jobs`, WEBHOOK_WORKERS for `webhooks`),
-each running RQ's SimpleWorker job after job: RQ's fork per job costs about 20 ms, for
-algorithms that answer in microseconds. The supervisor keeps what that fork gave:
-replacing a worker after WORKER_MAX_JOBS jobs (leaked memory), killing one still on a
-job KILL_GRACE_SECONDS past its time limit, and failing the job of a worker that died.
-Signals are handled before anything is forked and blocked while forking, so a SIGTERM
-at any moment reaches every worker; a worker finishes its job, or is killed after
-STOP_GRACE_SECONDS and its job failed. Between ticks it runs its chores (RQ's scheduler
-for webhook retries, the lost-job sweeps), surviving any Redis error (README, "Two
-modes").
+A supervisor forks long-lived SimpleWorker processes instead of RQ's fork per job
+(about 20 ms, for algorithms that answer in microseconds) and keeps what that fork gave
+(README, "Two modes").
 """
 from __future__ import annotations
 
@@ -20,6 +13,7 @@ import signal
 import sys
 import threading
 import time
+from contextlib import suppress
 from typing import Callable
 
 import redis
@@ -76,9 +70,8 @@ class Chore:
 
 
 class ScheduledRetries:
-    """RQ's scheduler driven by the supervisor's ticks. RQ's own scheduler thread dies on
-    a Redis ConnectionError and RQ starts it again only every 10 minutes; here a failed
-    round is simply followed by the next one."""
+    """RQ's scheduler driven by our ticks: RQ's own thread dies on a Redis ConnectionError
+    and is started again only every 10 minutes."""
 
     def __init__(self, queue_name: str) -> None:
         self.scheduler = RQScheduler([queue_name], connection=tasks.context().client)
@@ -92,7 +85,7 @@ class ScheduledRetries:
             self.scheduler.enqueue_scheduled_jobs()
 
     def release(self) -> None:
-        """Let another webhook process's scheduler take over now, not when the lock expires."""
+        """Another webhook process's scheduler takes over now, not when the lock expires."""
         if self.scheduler.acquired_locks:
             self.scheduler.release_locks()
 
@@ -205,8 +198,7 @@ class Supervisor:
                         extra={"job_id": work.job_id}, exc_info=True)
 
     def _stop_children(self) -> None:
-        """Each worker finishes its job and exits; one still running after the grace is
-        killed and its job failed."""
+        """A worker still on its job after the grace is killed and its job failed."""
         for pid in list(self.children):
             if pid not in self.signalled:
                 self._kill(pid, signal.SIGTERM)
@@ -230,20 +222,13 @@ class Supervisor:
 
     @staticmethod
     def _kill(pid: int, signum: int) -> None:
-        try:
+        with suppress(ProcessLookupError):
             os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
 
 
 class InProcessWorker(SimpleWorker):
-    """RQ's SimpleWorker without RQ's per-job bookkeeping, through public methods only.
-
-    Our job record, lease and sweeps (app/jobs/tasks.py) do what RQ's registries and
-    job status would, so a job costs RQ three round trips instead of about 24; the
-    heartbeat and the `rq suspend` check run at most once a second (README, Design
-    decisions, gives the measured cost of RQ's own way).
-    """
+    """RQ's SimpleWorker without RQ's per-job bookkeeping (our record, lease and sweeps do
+    it): three round trips a job instead of about 24 (README, Design decisions)."""
 
     bookkeeping_interval = 1.0
     max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is
@@ -251,13 +236,12 @@ class InProcessWorker(SimpleWorker):
     state_written: str | None = None
 
     def subscribe(self) -> None:
-        """No pubsub thread for RQ's worker commands: the supervisor stops and replaces
-        workers. RQ's thread waits up to 60 s for a message, and stopping it joins it
-        (rq/rq#1613), which held a worker's exit for a minute."""
+        """No pubsub thread for RQ's worker commands: joining it held an exit for a minute
+        (rq/rq#1613), and the supervisor stops and replaces workers."""
 
     def execute_job(self, job: Job, queue: Queue) -> None:
-        """Run the task with SIGTERM and SIGINT held back: RQ's stop request, raised the
-        moment they are let through, ends the worker once the job is done."""
+        """SIGTERM and SIGINT are held back during the task: RQ's stop request then ends
+        the worker once the job is done."""
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
             with self.connection.pipeline() as pipe:
@@ -293,10 +277,8 @@ class InProcessWorker(SimpleWorker):
 
 
 def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> int:
-    """One worker process's life: fresh Redis connections, a housekeeping thread, RQ's loop.
-
-    Called with SIGTERM and SIGINT blocked, so the thread starts with them blocked too
-    and they reach only the main thread, which holds them back while it runs a job."""
+    """One worker process's life. Called with SIGTERM and SIGINT blocked, so the lease
+    thread inherits the mask and they reach only the main thread."""
     tasks.context.cache_clear()
     tasks.slot = slot
     ctx = tasks.context()
@@ -314,12 +296,8 @@ def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> int:
 
 
 def _die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGKILL this process when its supervisor dies, whatever killed it.
-
-    SIGKILL, not SIGTERM: with no supervisor left to bound a stop, a worker would
-    finish a job of any length first. Its job is failed by the lease like any job of
-    a worker machine that went away.
-    """
+    """SIGKILL, not SIGTERM, when the supervisor dies: nothing would bound a warm stop.
+    The job is then failed by its lease, as on a machine that went away."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
     except (OSError, AttributeError):

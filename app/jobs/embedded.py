@@ -1,11 +1,8 @@
 """The embedded default: jobs run on a thread pool inside the one web process.
 
-Nothing outside the process is needed and nothing outlives it (README, "Two modes");
-gunicorn.conf.py keeps this mode to one worker process, so every request sees the same
-store. Each queued or running job keeps its Future, so a cancelled pending job gives
-its MAX_QUEUE place back at once and shutdown can account for every job. Webhooks go
-out on a second pool whose retries wait on a timer (app/jobs/delayed_executor.py).
-Threads start on first use, never in a gunicorn master before it forks.
+Each queued or running job keeps its Future, so a cancelled pending job gives its
+MAX_QUEUE place back at once and shutdown can account for every job. Threads start on
+first use, never in a gunicorn master before it forks.
 """
 from __future__ import annotations
 
@@ -33,8 +30,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_BEFORE_START = "service shut down before the job started; please submit it again"
 SHUTDOWN_WHILE_RUNNING = "service shut down while the job was running; please submit it again"
-# Every thread this backend starts is named so; the tests look for leftovers by it.
-THREAD_PREFIX = "fs-"
+THREAD_PREFIX = "fs-"  # the tests look for leftover threads by it
 
 
 class EmbeddedBackend:
@@ -49,11 +45,9 @@ class EmbeddedBackend:
         self._accepting = True
         self._started_in: int | None = None
         self._jobs_of: dict[str, Future] = {}  # queued and running jobs
-        # One entry per job waiting for a thread (what MAX_QUEUE bounds). A deque, not a
-        # counter under a lock: its append and pop are atomic, so job threads take no lock.
+        # One entry per job waiting for a thread: a deque's append and pop are atomic, so
+        # job threads take no lock.
         self._waiting: deque[None] = deque()
-
-    # -- the JobBackend interface ------------------------------------------------------
 
     def submit(self, record: JobRecord) -> bool:
         self._start_threads()
@@ -66,19 +60,17 @@ class EmbeddedBackend:
             if not self.store.create(record):
                 return False
             self._waiting.append(None)
-            self.metrics.series(self.metrics.jobs_active, PENDING).inc()
+            self.metrics.jobs_active.labels(PENDING).inc()
             future = self._jobs_of[job_id] = self._pool.submit(self._run, job_id)
         future.add_done_callback(partial(self._left_pool, job_id))
         return True
 
     def release(self, job_id: str) -> None:
-        """The job was cancelled: if it still waits for a thread, its slot is free now."""
         future = self._jobs_of.get(job_id)
         if future is not None:
             future.cancel()
 
     def metric_samples(self) -> list[Sample]:
-        """The queue gauges: jobs waiting for a thread, and how long the oldest has waited."""
         waiting = [job_id for job_id, future in list(self._jobs_of.items())
                    if not future.running() and not future.done()]
         created = [record.created_at for record in map(self.store.get, waiting) if record]
@@ -89,13 +81,8 @@ class EmbeddedBackend:
         return self._accepting and self._sweeper.is_alive() and self.store.ping()
 
     def shutdown(self, grace_seconds: float, exit_within: float | None = None) -> bool:
-        """Fail the jobs not started at once, give running ones `grace_seconds`, then fail
-        them too; webhooks get until `exit_within` seconds from now (default: the grace).
-
-        Every job failed here gets its first delivery attempt queued at once; one whose
-        webhook has not been delivered when time is up is named in an ERROR line.
-        True when none of this backend's threads is still busy.
-        """
+        """A job failed here gets its webhook's first attempt at once; one not delivered
+        when time is up is named in an ERROR line."""
         with self._lock:
             self._accepting = False
         if self._started_in != os.getpid():
@@ -115,34 +102,28 @@ class EmbeddedBackend:
         self._log_undelivered(failed + dropped + busy)
         return not still_running and not busy
 
-    # -- inside the pools --------------------------------------------------------------
-
     def _run(self, job_id: str) -> None:
         self._left_queue()
-        self.metrics.series(self.metrics.jobs_active, RUNNING).inc()
+        self.metrics.jobs_active.labels(RUNNING).inc()
         try:
             run_job(job_id, self.store, self.algorithms, self.metrics, self._notify)
         except Exception:  # the Future would keep it where nobody looks
             log.exception("job thread error", extra={"job_id": job_id})
         finally:
-            self.metrics.series(self.metrics.jobs_active, RUNNING).dec()
+            self.metrics.jobs_active.labels(RUNNING).dec()
 
     def _left_queue(self) -> None:
         self._waiting.pop()
-        self.metrics.series(self.metrics.jobs_active, PENDING).dec()
+        self.metrics.jobs_active.labels(PENDING).dec()
 
     def _left_pool(self, job_id: str, future: Future) -> None:
-        """Run once per job, when it has run or was cancelled before it started.
-
-        Future.cancel() answers True again for a future cancelled already, so the
-        slot is given back here, where it happens exactly once.
-        """
+        """The slot is given back here, once: Future.cancel() answers True again for a
+        future cancelled already."""
         self._jobs_of.pop(job_id, None)
         if future.cancelled():
             self._left_queue()
 
     def _take_back_waiting(self) -> list[str]:
-        """Cancel every job still waiting for a thread; their ids."""
         with self._lock:  # no submit in between
             taken = [job_id for job_id, future in list(self._jobs_of.items()) if future.cancel()]
         self._pool.shutdown(wait=False)
@@ -161,9 +142,14 @@ class EmbeddedBackend:
         return True
 
     def _notify(self, record: JobRecord) -> None:
-        """A job finished (its finishing write set webhook_status "pending")."""
         if record.webhook:
-            delivery.start_delivery(record.job_id, self.store, self.metrics, self._scheduler)
+            delivery.start_delivery(record.job_id, self.store, self.metrics, self)
+
+    def schedule(self, job_id: str, attempt: int, delay: float) -> None:
+        """delivery.RetryScheduler on the webhook pool; raises once it is closed (shutdown)."""
+        self._deliveries.submit(job_id, partial(
+            delivery.deliver, job_id, attempt, self.store, self.sender, self.metrics,
+            self.settings.webhook_retry_delays, self), delay)
 
     def _log_undelivered(self, job_ids: list[str]) -> None:
         for job_id in dict.fromkeys(job_ids):
@@ -185,7 +171,6 @@ class EmbeddedBackend:
                 log.debug("expired jobs dropped", extra={"count": dropped})
 
     def _start_threads(self) -> None:
-        """Create the pools in this process on first use (after gunicorn's fork)."""
         if self._started_in == os.getpid():
             return
         with self._lock:
@@ -195,24 +180,8 @@ class EmbeddedBackend:
                                             thread_name_prefix=f"{THREAD_PREFIX}job")
             self._deliveries = DelayedExecutor(self.settings.webhook_workers,
                                                f"{THREAD_PREFIX}webhook")
-            self._scheduler = PoolScheduler(self._deliveries, self.store, self.sender,
-                                            self.metrics, self.settings.webhook_retry_delays)
             self._stop_sweeper = threading.Event()
             self._sweeper = threading.Thread(target=self._sweep_until_stopped,
                                              name=f"{THREAD_PREFIX}sweeper", daemon=True)
             self._sweeper.start()
             self._started_in = os.getpid()
-
-
-class PoolScheduler:
-    """The embedded default's RetryScheduler: attempts run on the webhook pool, and
-    later ones wait on its timer. Raises once the pool is closed (shutdown)."""
-
-    def __init__(self, executor: DelayedExecutor, store: MemoryJobStore, sender: WebhookSender,
-                 metrics: Metrics, delays: tuple[float, ...]) -> None:
-        self._executor = executor
-        self._deliver = partial(delivery.deliver, store=store, sender=sender, metrics=metrics,
-                                delays=delays, scheduler=self)
-
-    def schedule(self, job_id: str, attempt: int, delay: float) -> None:
-        self._executor.submit(job_id, partial(self._deliver, job_id, attempt), delay)

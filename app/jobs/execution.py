@@ -48,11 +48,11 @@ def run_job(
         job_id, {RUNNING}, completed_at=max(time.time(), started), **changes,
         **webhook_pending(record),
     )
-    metrics.series(metrics.job_duration, record.algorithm).observe(time.perf_counter() - clock)
+    metrics.job_duration.labels(record.algorithm).observe(time.perf_counter() - clock)
     if finished is None:  # cancelled or expired meanwhile: the outcome has nowhere to go
         log.info("job result discarded: no longer running", extra=context)
         return None
-    metrics.series(metrics.jobs_completed, record.algorithm, finished.status).inc()
+    metrics.jobs_completed.labels(record.algorithm, finished.status).inc()
     log.info("job finished", extra={**context, "status": finished.status})
     on_finished(finished)
     return finished
@@ -70,7 +70,7 @@ def fail_job(job_id: str, store: JobStore, metrics: Metrics, error: str,
         started_at=current.started_at or now, completed_at=now, **webhook_pending(current),
     )
     if finished is not None:
-        metrics.series(metrics.jobs_completed, finished.algorithm, FAILED).inc()
+        metrics.jobs_completed.labels(finished.algorithm, FAILED).inc()
         log.warning("job failed", extra={"job_id": job_id, "error": error})
     return finished
 

@@ -1,14 +1,8 @@
 """The embedded default's store: a dict behind one lock, with expiry.
 
-Finished jobs expire JOB_TTL_SECONDS after they finish. `get` never returns an
-expired record, whatever the sweeper's timing; the sweeper only frees the memory.
-Expiry deadlines are kept in finishing order, so a sweep looks only at the expired.
-Idempotency keys are kept in an OrderedDict in deadline order (one TTL for all), so
-`forget` leaves nothing behind: a refused request must not cost memory.
-
-Records are kept as their JSON bytes, as in Redis: one block per job rather than a
-tree of small objects, so a burst of jobs that expires leaves no fragmented heap
-behind (BENCHMARKS.md, memory).
+`get` never returns an expired record; the sweeper only frees the memory, looking only at
+the expired (deadlines are kept in finishing order). Records are kept as JSON bytes, one
+block per job, so an expired burst leaves no fragmented heap (BENCHMARKS.md, memory).
 """
 from __future__ import annotations
 
@@ -32,8 +26,7 @@ class MemoryJobStore:
         self._jobs: dict[str, bytes] = {}
         self._expires_at: dict[str, float] = {}
         self._expiry_order: deque[tuple[float, str]] = deque()
-        # Key -> (deadline, value), oldest claim first: with the one TTL the service
-        # uses, insertion order is deadline order.
+        # Key -> (deadline, value): with one TTL for all, insertion order is deadline order.
         self._remembered: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 
     def __len__(self) -> int:

@@ -1,17 +1,8 @@
 """Scale-out mode's store: job records in Redis, shared by every web and worker process.
 
-A record is one JSON string under `fs:job:<id>`. Every status change is a
-compare-and-set in one Lua script: it writes the new record only if the stored one is
-still the one the change was computed from, so two processes can never both move a
-job, and a worker that wrote a record needs no read before its next change of it.
-Redis itself expires a record JOB_TTL_SECONDS after it finishes.
-
-Two indexes let workers notice jobs nobody will finish (app/jobs/tasks.py):
-- `fs:pending`, pending jobs by creation time: one that is old and no longer queued was
-  taken by a worker that died before starting it;
-- `fs:running`, with a lease key per running job that its worker refreshes: a job whose
-  lease ran out lost its worker mid-run.
-The scripts keep both in step with the records, in the same write.
+Every change is a compare-and-set of the whole record in one Lua script, which also keeps
+the pending index and the running set with its leases (how the workers notice jobs
+nobody will finish, app/jobs/tasks.py) in step, in the same write.
 """
 from __future__ import annotations
 
@@ -63,9 +54,7 @@ end
 return 1
 """
 
-# Runs in the same MULTI as RQ's own enqueue commands, after them, so the record and
-# its queue entry are written together or not at all: a refused claim takes the entry
-# it just pushed off the queue again.
+# In the same MULTI as RQ's enqueue, after it: a refused claim takes its queue entry back.
 # KEYS: record, pending index, RQ queue list, RQ job hash.
 # ARGV: record, created_at, job id, MAX_QUEUE.
 _CLAIM = """
@@ -85,11 +74,8 @@ return 'ok'
 
 
 def connect(url: str, ssl_cert_reqs: str | None = None) -> redis.Redis:
-    """A client that fails fast: a down or hung Redis must turn into a 503 in about a second.
-
-    One immediate retry on a connection error (a pooled connection to a restarted
-    Redis fails once), none on a timeout (that would double the wait).
-    """
+    """A client that fails fast. One retry on a connection error (a pooled connection to
+    a restarted Redis fails once), none on a timeout (that would double the wait)."""
     options: dict[str, Any] = {
         "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
         "socket_timeout": SOCKET_TIMEOUT_SECONDS,
@@ -103,8 +89,7 @@ def connect(url: str, ssl_cert_reqs: str | None = None) -> redis.Redis:
 
 @contextmanager
 def unavailable_as_store_error() -> Iterator[None]:
-    """Any Redis error is the store being unavailable: down, hung, out of memory
-    (OutOfMemoryError) or a read-only replica (ReadOnlyError) alike."""
+    """Any Redis error (down, hung, out of memory, read-only replica) is a StoreUnavailable."""
     try:
         yield
     except redis.RedisError as exc:
@@ -131,10 +116,8 @@ class RedisJobStore:
 
     def claim(self, pipe: redis.client.Pipeline, record: JobRecord, queue_key: str,
               rq_job_key: str, max_queue: int) -> None:
-        """Add to `pipe` (a MULTI holding RQ's enqueue of this job) the record's claim.
-
-        Its reply, last in the pipeline's results, is b"ok", b"taken" or b"full".
-        """
+        """Add the record's claim to `pipe`, RQ's enqueue of this job: its reply, last in
+        the results, is b"ok", b"taken" or b"full"."""
         pipe.eval(_CLAIM, 4, _key(record.job_id), PENDING_INDEX, queue_key, rq_job_key,
                   record.to_json(), record.created_at, record.job_id, max_queue)
 
@@ -150,8 +133,7 @@ class RedisJobStore:
         return self._change(job_id, None, changes)
 
     def ping(self) -> bool:
-        """True when Redis takes writes: a full (noeviction) or read-only Redis still
-        answers PING, so the probe is a small write."""
+        """A small write: a full or read-only Redis still answers PING."""
         with unavailable_as_store_error():
             return bool(self.client.set(READY_PROBE, "1", ex=60))
 
@@ -169,8 +151,6 @@ class RedisJobStore:
     def forget(self, key: str) -> None:
         with unavailable_as_store_error():
             self.client.delete(REMEMBER_PREFIX + key)
-
-    # -- noticing jobs nobody will finish ------------------------------------------------
 
     def renew_lease(self, job_id: str) -> None:
         with unavailable_as_store_error():
@@ -194,8 +174,6 @@ class RedisJobStore:
         with unavailable_as_store_error():
             ids = self.client.zrangebyscore(PENDING_INDEX, "-inf", created_before)
         return [job_id.decode() for job_id in ids]
-
-    # -- the one place records change ---------------------------------------------------
 
     def _change(self, job_id: str, expected: frozenset[str] | None,
                 changes: dict[str, Any]) -> JobRecord | None:

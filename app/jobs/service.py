@@ -94,7 +94,7 @@ class JobService:
             current = self.get(job_id, client)
             raise Conflict(f"a {current.status} job cannot be cancelled", status=current.status)
         self.backend.release(job_id)
-        self.metrics.series(self.metrics.jobs_completed, record.algorithm, CANCELLED).inc()
+        self.metrics.jobs_completed.labels(record.algorithm, CANCELLED).inc()
         log.info("job cancelled", extra={"job_id": job_id})
         return cancelled
 
@@ -118,7 +118,7 @@ class JobService:
                                params=data["params"], webhook=data["webhook"],
                                request_id=request_id, owner=client)
             if self.backend.submit(record):
-                self.metrics.series(self.metrics.jobs_created, record.algorithm).inc()
+                self.metrics.jobs_created.labels(record.algorithm).inc()
                 log.debug("job created", extra={"job_id": record.job_id,
                                                "algorithm": record.algorithm})
                 return record

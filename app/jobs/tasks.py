@@ -1,11 +1,5 @@
-"""RQ job functions for scale-out mode, and the worker-side wiring they share.
-
-RQ imports these by name in worker processes, so they work without the Flask app.
-A job nobody will finish is still failed and its webhook told: by its supervisor when
-its worker process dies (`JobSlot`), by another worker's sweep when the whole machine
-goes and its lease runs out (`reap_lost_jobs`), or when its worker died between taking
-it off the queue and starting it (`StrandedJobs`). A webhook attempt whose worker dies
-counts as failed; the next follows the schedule.
+"""RQ job functions for scale-out mode, and the worker-side wiring they share, without
+the Flask app; also how a job nobody will finish is still failed and its webhook told.
 """
 from __future__ import annotations
 
@@ -45,9 +39,8 @@ TIMED_OUT = "job exceeded JOB_TIMEOUT_SECONDS and its worker was stopped"
 
 
 class RQRetryScheduler:
-    """delivery.RetryScheduler on RQ: an attempt is an RQ job on the `webhooks` queue,
-    queued now or kept in RQ's scheduled registry until it is due, so a restart of any
-    process loses no retry."""
+    """delivery.RetryScheduler on RQ: a later attempt waits in RQ's scheduled registry,
+    so a restart of any process loses no retry."""
 
     def __init__(self, queue: Queue, settings: Settings) -> None:
         self.queue = queue
@@ -58,8 +51,7 @@ class RQRetryScheduler:
         if delay <= 0:
             self.queue.enqueue(deliver_webhook_task, job_id, attempt, **self.options)
             return
-        # RQ's scheduler keeps whole seconds (it truncates): round up so a retry never
-        # comes before its documented delay; it comes at most about a second after it.
+        # RQ's scheduler truncates to whole seconds: round up, never before the delay.
         due = datetime.fromtimestamp(math.ceil(time.time() + delay), timezone.utc)
         self.queue.enqueue_at(due, deliver_webhook_task, job_id, attempt, **self.options)
 
@@ -79,8 +71,8 @@ class WorkerContext:
 
 @lru_cache(maxsize=1)
 def context() -> WorkerContext:
-    """This process's wiring; a forked worker process calls `context.cache_clear()` first,
-    so it never shares its parent's Redis connections."""
+    """This process's wiring; a forked worker clears the cache first, so it never shares
+    its parent's Redis connections."""
     settings = Settings.from_env()
     client = connect(settings.redis_url, settings.redis_ssl_cert_reqs)
     buffer = MetricsBuffer(client)
@@ -106,10 +98,9 @@ class Work(NamedTuple):
 
 
 class JobSlot:
-    """The task a worker process is running and its deadline, in memory shared with the
-    supervisor that forked it: if the worker dies or is killed, the supervisor settles
-    that task at once (`settle_lost`), and it kills a worker still running past the
-    deadline (SIGALRM, RQ's time limit, cannot stop a C call that never returns to Python)."""
+    """A worker's current task and deadline, in memory shared with its supervisor, which
+    settles the task of a worker that died and kills one past the deadline (RQ's SIGALRM
+    cannot stop a C call that never returns to Python)."""
 
     _FORMAT = "12sdi"
 
@@ -132,7 +123,7 @@ slot: JobSlot | None = None
 
 
 def run_job_task(job_id: str) -> None:
-    """Run one job; the running transition takes its lease, the background thread renews it."""
+    """Run one job; the running transition takes its lease, `keep_alive` renews it."""
     ctx = context()
     if slot is not None:
         slot.start(job_id, time.time() + ctx.settings.job_timeout_seconds)
@@ -145,7 +136,7 @@ def run_job_task(job_id: str) -> None:
 
 
 def deliver_webhook_task(job_id: str, attempt: int) -> None:
-    """One delivery attempt; the next one is scheduled in RQ, so a restart loses no retry."""
+    """One delivery attempt; the next one is scheduled in RQ."""
     ctx = context()
     if slot is not None:
         limit = ctx.settings.webhook_dns_timeout_seconds + ctx.settings.webhook_timeout_seconds
@@ -160,8 +151,7 @@ def deliver_webhook_task(job_id: str, attempt: int) -> None:
 
 
 def settle_lost(queue_name: str, work: Work, error: str) -> None:
-    """The task of a worker that died or was killed: a job is failed (`error`) and its
-    webhook told; a webhook attempt counts as failed and the next follows the schedule."""
+    """A dead worker's job is failed (`error`); its webhook attempt counts as failed."""
     if queue_name == JOBS_QUEUE:
         fail_and_notify(work.job_id, error, frozenset({PENDING, RUNNING}))
         return
@@ -189,11 +179,8 @@ def reap_lost_jobs() -> int:
 
 
 class StrandedJobs:
-    """Pending jobs in no queue: a worker took them off it and died before starting them.
-
-    A live worker starts a job milliseconds after taking it, so a job seen so on two
-    sweeps in a row is failed: within two sweep intervals of its worker's death.
-    """
+    """Pending jobs in no queue, taken by a worker that died before starting them: one
+    seen so on two sweeps in a row is failed (a live worker starts a job in milliseconds)."""
 
     def __init__(self) -> None:
         self._suspects: set[str] = set()
@@ -208,8 +195,7 @@ class StrandedJobs:
 
 
 def keep_alive(stop: threading.Event) -> None:
-    """A worker process's background thread: renews the running job's lease while the
-    main thread runs it."""
+    """A worker's background thread: renews the lease of the job the main thread runs."""
     ctx = context()
     while not stop.wait(LEASE_RENEW_SECONDS):
         job_id = slot.read().job_id if slot is not None else None
@@ -222,8 +208,7 @@ def keep_alive(stop: threading.Event) -> None:
 
 
 def _flush_quietly(ctx: WorkerContext) -> None:
-    """One round trip for all the samples a task recorded; kept for the next task if
-    Redis is unreachable."""
+    """All of a task's samples in one round trip; kept for the next task if Redis is down."""
     try:
         ctx.metrics_buffer.flush()
     except redis.RedisError:
