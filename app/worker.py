@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Callable
 
 import redis
@@ -37,16 +38,15 @@ SIGNALS = {signal.SIGTERM, signal.SIGINT}
 PR_SET_PDEATHSIG = 1
 
 
+@dataclass
 class Chore:
     """Something the supervisor does every `interval` seconds; errors are logged, never fatal."""
 
-    def __init__(self, name: str, interval: float, action: Callable[[], object],
-                 on_stop: Callable[[], object] | None = None) -> None:
-        self.name = name
-        self.interval = interval
-        self.action = action
-        self.on_stop = on_stop
-        self.due = 0.0
+    name: str
+    interval: float
+    action: Callable[[], object]
+    on_stop: Callable[[], object] = lambda: None
+    due: float = 0.0
 
     def run_if_due(self) -> None:
         if time.monotonic() < self.due:
@@ -61,8 +61,6 @@ class Chore:
             log.warning(self.name, extra={"count": done})
 
     def stop(self) -> None:
-        if self.on_stop is None:
-            return
         try:
             self.on_stop()
         except Exception:
@@ -99,17 +97,14 @@ class Supervisor:
         self.max_jobs = max_jobs
         self.chores = chores
         self.pid = os.getpid()
-        self.children: dict[int, tasks.JobSlot] = {}
-        self.started: dict[int, float] = {}
+        self.children: dict[int, tuple[tasks.JobSlot, float]] = {}  # and when it was forked
         self.signalled: set[int] = set()
         self.stopping = threading.Event()
         self.next_start = 0.0
 
-    def install_signal_handlers(self) -> None:
-        for signum in SIGNALS:
-            signal.signal(signum, self._on_signal)
-
     def run(self) -> None:
+        for signum in SIGNALS:  # before anything is forked
+            signal.signal(signum, self._on_signal)
         while not self.stopping.is_set():
             self._collect_exited()
             self._watch_deadlines()
@@ -138,8 +133,7 @@ class Supervisor:
                 pid = os.fork()
                 if pid == 0:
                     self._become_worker(slot)
-                self.children[pid] = slot
-                self.started[pid] = time.monotonic()
+                self.children[pid] = slot, time.monotonic()
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
@@ -169,8 +163,8 @@ class Supervisor:
                 self._exited(pid, status)
 
     def _exited(self, pid: int, status: int) -> None:
-        slot = self.children.pop(pid)
-        lived = time.monotonic() - self.started.pop(pid)
+        slot, forked_at = self.children.pop(pid)
+        lived = time.monotonic() - forked_at
         self.signalled.discard(pid)
         work = slot.read()
         code = os.waitstatus_to_exitcode(status)
@@ -183,7 +177,7 @@ class Supervisor:
             self._settle(work, tasks.WORKER_LOST)
 
     def _watch_deadlines(self) -> None:
-        for pid, slot in list(self.children.items()):
+        for pid, (slot, _) in list(self.children.items()):
             work = slot.read()
             if work.job_id and time.time() > work.deadline + KILL_GRACE_SECONDS:
                 log.error("task overran its time limit; killing its worker",
@@ -206,7 +200,7 @@ class Supervisor:
         while self.children and time.monotonic() < deadline:
             self._collect_exited()
             time.sleep(STOP_POLL_SECONDS)
-        for pid, slot in list(self.children.items()):
+        for pid, (slot, _) in list(self.children.items()):
             work = slot.read()
             log.warning("worker process still busy after the stop grace; killing it",
                         extra={"pid": pid, "job_id": work.job_id})
@@ -216,7 +210,6 @@ class Supervisor:
         self._kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         self.children.pop(pid)
-        self.started.pop(pid)
         if work.job_id:
             self._settle(work, error)
 
@@ -298,10 +291,8 @@ def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> int:
 def _die_with_parent(parent: int) -> None:
     """SIGKILL, not SIGTERM, when the supervisor dies: nothing would bound a warm stop.
     The job is then failed by its lease, as on a machine that went away."""
-    try:
+    with suppress(OSError, AttributeError):  # not Linux: SIGTERM is still forwarded
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
-    except (OSError, AttributeError):
-        pass  # not Linux: the supervisor still forwards every SIGTERM it gets
     if os.getppid() != parent:  # it died before the request took effect
         os._exit(0)
 
@@ -330,10 +321,8 @@ def main(argv: list[str]) -> int:
         return 2
     configure_logging(ctx.settings.log_level)
     size = ctx.settings.webhook_workers if queue_name == tasks.WEBHOOKS_QUEUE else 1
-    supervisor = Supervisor(queue_name, size, ctx.settings.worker_max_jobs,
-                            chores_for(queue_name, ctx.settings.worker_sweep_seconds))
-    supervisor.install_signal_handlers()  # before anything is forked
-    supervisor.run()
+    Supervisor(queue_name, size, ctx.settings.worker_max_jobs,
+               chores_for(queue_name, ctx.settings.worker_sweep_seconds)).run()
     return 0
 
 

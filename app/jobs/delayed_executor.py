@@ -1,8 +1,7 @@
 """A thread pool that can also run a task later: how the embedded default retries webhooks.
 
-A retry waits in a heap, not in a sleeping thread, so a receiver that keeps failing
-holds no worker between attempts. Every task carries a label (its job id), so a
-shutdown can name the tasks it drops.
+A retry waits in a heap, not in a sleeping thread; a task's label (its job id) lets a
+shutdown name the tasks it drops.
 """
 from __future__ import annotations
 
@@ -31,8 +30,7 @@ class DelayedExecutor:
         self._timer.start()
 
     def submit(self, label: str, task: Task, delay: float = 0.0) -> None:
-        """Run `task` after `delay` seconds. RuntimeError once the executor is closed,
-        as ThreadPoolExecutor.submit does after its shutdown."""
+        """RuntimeError once closed, as ThreadPoolExecutor.submit after its shutdown."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the executor is shut down")
@@ -43,19 +41,13 @@ class DelayedExecutor:
                 self._lock.notify_all()
 
     def drain(self, deadline: float) -> bool:
-        """Wait until nothing is due, waiting or running, or until `deadline` (monotonic).
-
-        True if everything ran. Tasks may still schedule others meanwhile.
-        """
+        """True once nothing waits or runs (tasks may add others), False at `deadline`."""
         with self._lock:
             return self._lock.wait_for(lambda: not self._heap and not self._running,
                                        max(0.0, deadline - time.monotonic()))
 
     def close(self) -> tuple[list[str], list[str]]:
-        """Take nothing more and drop what has not started.
-
-        Returns the labels of the dropped tasks and of those still running.
-        """
+        """Drop what has not started: the labels of the dropped and the still running."""
         with self._lock:
             self._closed = True
             dropped = [label for _, _, label, _ in self._heap]
@@ -77,7 +69,6 @@ class DelayedExecutor:
             label = self._running.pop(future, None)
             self._lock.notify_all()
         if not future.cancelled() and future.exception() is not None:
-            # A Future keeps its task's exception where nobody would look.
             log.error("delayed task failed", extra={"label": label}, exc_info=future.exception())
 
     def _release_due(self) -> None:

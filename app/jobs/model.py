@@ -1,8 +1,4 @@
-"""A job record: what every store keeps, and what GET /jobs/{job_id} shows (JobStatusResponse).
-
-Timestamps are kept as Unix seconds and shown as ISO 8601 UTC with a `+00:00`
-offset at whole-second resolution, exactly as the user's API document shows them.
-"""
+"""A job record: what every store keeps, and what GET /jobs/{job_id} shows (JobStatusResponse)."""
 from __future__ import annotations
 
 import json
@@ -17,24 +13,22 @@ PENDING = "pending"
 RUNNING = "running"
 COMPLETED = "completed"
 FAILED = "failed"
-# An addition to the documented statuses: DELETE /jobs/{job_id} on a pending job, or
-# on a running one whose algorithm allows it.
-CANCELLED = "cancelled"
+CANCELLED = "cancelled"  # an extension: DELETE /jobs/{job_id}
 FINISHED = frozenset({COMPLETED, FAILED, CANCELLED})
 
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{12}")
 
 
 def new_job_id() -> str:
-    """12 lowercase hex digits from the OS's CSPRNG: unguessable, so ids are not enumerable."""
+    """From the OS's CSPRNG: ids are not enumerable."""
     return secrets.token_hex(6)
 
 
 def iso(timestamp: float | None) -> str | None:
+    """Unix seconds as the API document shows them: `2024-01-01T12:00:00+00:00`."""
     if timestamp is None:
         return None
-    moment = datetime.fromtimestamp(int(timestamp), timezone.utc)
-    return moment.isoformat()
+    return datetime.fromtimestamp(int(timestamp), timezone.utc).isoformat()
 
 
 @dataclass(frozen=True)
@@ -51,10 +45,9 @@ class JobRecord:
     result: dict[str, Any] | None = None
     error: str | None = None
     metadata: dict[str, Any] | None = None
-    # Additions to the documented record: where the webhook delivery stands.
+    # Extensions: where the webhook delivery stands, and who may read or cancel the job.
     webhook_status: str | None = None
     webhook_attempts: int = 0
-    # Who created the job (app/web/auth.py's client id): only they can read or cancel it.
     owner: str = ""
 
     @property
@@ -62,15 +55,12 @@ class JobRecord:
         return self.status in FINISHED
 
     def to_json(self) -> bytes:
-        """How stores keep a record: one compact block, not a tree of small objects."""
-        # vars(), not dataclasses.asdict: asdict deep-copies every nested value first, which
-        # was a quarter of a job's cost; the JSON encoder copies nothing.
+        """vars(), not dataclasses.asdict: its deep copy costs a quarter of a job."""
         return json.dumps(vars(self), ensure_ascii=False, separators=(",", ":")).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> "JobRecord":
-        """A stored record; fields this release does not know are passed over, so its
-        processes read what a newer one wrote during a rolling upgrade."""
+        """Unknown fields are passed over: a rolling upgrade's newer release may write them."""
         return cls(**{name: value for name, value in json.loads(raw).items()
                       if name in RECORD_FIELDS})
 

@@ -1,7 +1,4 @@
-"""Creating and reading jobs: validation, ids and metrics, whichever backend runs them.
-
-Failures are the domain's errors (app/errors.py), never HTTP: the web layer answers them.
-"""
+"""Creating and reading jobs, whichever backend runs them; failures are app/errors.py's."""
 from __future__ import annotations
 
 import hashlib
@@ -33,7 +30,6 @@ def _digest(text: str) -> str:
 
 
 def wait_until(find: Callable[[], JobRecord | None], seconds: float) -> JobRecord:
-    """What `find` returns once it returns something; StoreUnavailable if that takes over `seconds`."""
     deadline = time.monotonic() + seconds
     while (record := find()) is None:
         if time.monotonic() > deadline:
@@ -56,13 +52,8 @@ class JobService:
 
     def create(self, body: Mapping[str, Any], request_id: str,
                idempotency_key: str | None = None, client: str = "") -> tuple[JobRecord, bool]:
-        """Validate everything a job needs to run, then store and queue it.
-
-        With an Idempotency-Key, a repeat of the same request by the same `client` (the
-        API key that sent it) within JOB_TTL_SECONDS returns the job the first one
-        created (the bool says so) instead of a new one. Keys are scoped to the client,
-        as Stripe scopes them to the account: another client's key is a different key.
-        """
+        """Validate everything a job needs to run, then store and queue it. The bool is
+        True for a repeat of an Idempotency-Key, scoped to `client` as Stripe scopes keys."""
         data = load(job_request, dict(body))
         check_params_size(data["params"], self.max_params_bytes)
         algorithm = find_algorithm(self.algorithms, data["algorithm"])
@@ -79,7 +70,6 @@ class JobService:
             raise Unavailable() from None
 
     def cancel(self, job_id: str, client: str = "") -> JobRecord:
-        """Cancel a pending job, or a running one whose algorithm allows it (Conflict otherwise)."""
         record = self.get(job_id, client)
         algorithm = self.algorithms.get(record.algorithm)
         expected = {PENDING, RUNNING} if algorithm and algorithm.cancellable else {PENDING}
@@ -99,8 +89,7 @@ class JobService:
         return cancelled
 
     def get(self, job_id: str, client: str = "") -> JobRecord:
-        """The job, if `client` created it: another client's job is as unknown as a
-        missing one, so ids cannot be probed across API keys."""
+        """Another client's job is as unknown as a missing one: ids cannot be probed."""
         if not JOB_ID_PATTERN.fullmatch(job_id):
             raise JobNotFound(job_id)
         try:
