@@ -1,14 +1,43 @@
-"""What a job backend does for the web process, in both modes."""
+"""The jobs area's interfaces: a backend runs jobs for the web process, in both modes; its
+store keeps their records, every change of status a compare-and-set (`transition`)."""
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Iterable, Protocol
 
 from app.jobs.model import JobRecord
-from app.jobs.store import JobStore
 
 
 class QueueFull(Exception):
     """MAX_QUEUE jobs are waiting already: the client should retry later (503)."""
+
+
+class StoreFull(Exception):
+    """MAX_JOBS live jobs are kept already: the client should retry later (503)."""
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached (Redis down): the client should retry later (503)."""
+
+
+class JobStore(Protocol):
+    def get(self, job_id: str) -> JobRecord | None:
+        """None when it never existed or has expired."""
+
+    def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> JobRecord | None:
+        """The new record, or None unless the status was one of `expected`; a finished
+        status starts the expiry clock (JOB_TTL_SECONDS)."""
+
+    def update(self, job_id: str, **changes: Any) -> JobRecord | None:
+        """Fields other than the status (webhook bookkeeping); None if gone."""
+
+    def ping(self) -> bool:
+        """For /readyz."""
+
+    def remember(self, key: str, value: dict[str, Any], ttl_seconds: float) -> dict[str, Any] | None:
+        """Keep `value` unless the key is taken, atomically: then the value kept already."""
+
+    def forget(self, key: str) -> None:
+        """A job that could not be queued after all."""
 
 
 class JobBackend(Protocol):

@@ -1,7 +1,4 @@
-"""Running one job: the same function for the embedded thread pool and the RQ workers.
-
-It imports nothing from Flask, so an RQ worker can call it without building the app.
-"""
+"""Running one job, without Flask: the same for the embedded thread pool and the RQ workers."""
 from __future__ import annotations
 
 import logging
@@ -10,24 +7,16 @@ from typing import Callable, Mapping
 
 from app.algorithms.base import Algorithm, execute, one_line_error
 from app.jobs.model import COMPLETED, FAILED, PENDING, RUNNING, JobRecord
-from app.jobs.store import JobStore
+from app.jobs.backend import JobStore
 from app.observability.metrics import Metrics
 from app.webhooks import delivery
 
 log = logging.getLogger(__name__)
 
 
-def run_job(
-    job_id: str,
-    store: JobStore,
-    algorithms: Mapping[str, Algorithm],
-    metrics: Metrics,
-    on_finished: Callable[[JobRecord], None],
-) -> JobRecord | None:
-    """Move the job to running, run it, record the outcome; None if it was not pending.
-
-    `on_finished` gets the finished record, to start its webhook's delivery.
-    """
+def run_job(job_id: str, store: JobStore, algorithms: Mapping[str, Algorithm], metrics: Metrics,
+            on_finished: Callable[[JobRecord], None]) -> JobRecord | None:
+    """Run a pending job and record the outcome; `on_finished` starts its webhook."""
     started = time.time()
     record = store.transition(job_id, {PENDING}, status=RUNNING, started_at=started)
     if record is None:
@@ -60,7 +49,7 @@ def run_job(
 
 def fail_job(job_id: str, store: JobStore, metrics: Metrics, error: str,
              expected=frozenset({PENDING, RUNNING})) -> JobRecord | None:
-    """Mark a job that will not finish (shutdown, lost worker) as failed, with a clear error."""
+    """A job that will not finish (shutdown, lost worker) is failed with a clear error."""
     now = time.time()
     current = store.get(job_id)
     if current is None:

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any, Callable, Iterable
 
 from app.jobs.model import FINISHED, JobRecord
-from app.jobs.store import StoreFull
+from app.jobs.backend import StoreFull
 
 
 class MemoryJobStore:

@@ -19,7 +19,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from app.jobs.model import FINISHED, RUNNING, JobRecord
-from app.jobs.store import StoreUnavailable
+from app.jobs.backend import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -106,24 +106,16 @@ class RedisJobStore:
         self._written: OrderedDict[str, bytes] = OrderedDict()
         self._written_lock = threading.Lock()
 
-    def create(self, record: JobRecord) -> bool:
-        with unavailable_as_store_error():
-            with self.client.pipeline() as pipe:
-                pipe.set(_key(record.job_id), record.to_json(), nx=True)
-                pipe.zadd(PENDING_INDEX, {record.job_id: record.created_at})
-                created, _ = pipe.execute()
-        return bool(created)
-
     def claim(self, pipe: redis.client.Pipeline, record: JobRecord, queue_key: str,
               rq_job_key: str, max_queue: int) -> None:
         """Add the record's claim to `pipe`, RQ's enqueue of this job: its reply, last in
         the results, is b"ok", b"taken" or b"full"."""
-        pipe.eval(_CLAIM, 4, _key(record.job_id), PENDING_INDEX, queue_key, rq_job_key,
+        pipe.eval(_CLAIM, 4, KEY_PREFIX + record.job_id, PENDING_INDEX, queue_key, rq_job_key,
                   record.to_json(), record.created_at, record.job_id, max_queue)
 
     def get(self, job_id: str) -> JobRecord | None:
         with unavailable_as_store_error():
-            raw = self.client.get(_key(job_id))
+            raw = self.client.get(KEY_PREFIX + job_id)
         return JobRecord.from_json(raw) if raw else None
 
     def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> JobRecord | None:
@@ -182,7 +174,7 @@ class RedisJobStore:
         with unavailable_as_store_error():
             while True:
                 if raw is None:
-                    raw = self.client.get(_key(job_id))
+                    raw = self.client.get(KEY_PREFIX + job_id)
                     if raw is None:
                         return None
                 record = JobRecord.from_json(raw)
@@ -205,7 +197,7 @@ class RedisJobStore:
             expiry = str(max(1, int(self.ttl_seconds * 1000)))
         job_id = new.job_id
         return bool(self._change_script(
-            keys=[_key(job_id), RUNNING_SET, LEASE_PREFIX + job_id, PENDING_INDEX],
+            keys=[KEY_PREFIX + job_id, RUNNING_SET, LEASE_PREFIX + job_id, PENDING_INDEX],
             args=[old_raw, new_raw, expiry, job_id, old.status, new.status, LEASE_SECONDS],
         ))
 
@@ -214,8 +206,4 @@ class RedisJobStore:
             self._written[job_id] = raw
             while len(self._written) > 64:
                 self._written.popitem(last=False)
-
-
-def _key(job_id: str) -> str:
-    return KEY_PREFIX + job_id
 

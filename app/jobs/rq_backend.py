@@ -26,8 +26,7 @@ class RQBackend:
         self.queue = Queue(JOBS_QUEUE, connection=self.client)
 
     def submit(self, record: JobRecord) -> bool:
-        """Queue the RQ job and store the record in one MULTI, one round trip: both happen
-        or neither (a refused claim takes its queue entry back, see redis_store._CLAIM)."""
+        """The RQ job and the record in one MULTI: both or neither (redis_store._CLAIM)."""
         with unavailable_as_store_error(), self.client.pipeline() as pipe:
             job = self.queue.enqueue_call(
                 run_job_task, args=(record.job_id,), job_id=record.job_id,
@@ -41,12 +40,8 @@ class RQBackend:
         return outcome == b"ok"
 
     def metric_samples(self) -> list[Sample]:
-        """What the workers recorded, plus queue depths, for this process's /metrics.
-
-        The waiting jobs are the pending index (cancelled ones leave it at once, unlike
-        RQ's queue list), so every web process reports the same queue.
-        Redis down: the web-side figures are still served, without these.
-        """
+        """The workers' figures and the queue; the waiting jobs are the pending index, which
+        cancelled ones leave at once, unlike RQ's queue list."""
         try:
             samples = list(redis_samples(self.client))
             samples.append(("jobs_active", {"state": PENDING}, float(self.queue.count)))
@@ -61,7 +56,6 @@ class RQBackend:
         return samples
 
     def healthy(self) -> bool:
-        """Ready when Redis takes writes (not merely answers)."""
         return self.store.ping()
 
     def release(self, job_id: str) -> None:

@@ -6,15 +6,14 @@ import hmac
 import json
 import logging
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import find_algorithm
 from app.errors import Conflict, InvalidInput, JobNotFound, Unavailable
-from app.jobs.backend import JobBackend, QueueFull
+from app.jobs.backend import JobBackend, QueueFull, StoreFull, StoreUnavailable
 from app.jobs.model import CANCELLED, JOB_ID_PATTERN, PENDING, RUNNING, JobRecord, new_job_id
 from app.jobs.schemas import JobRequest
-from app.jobs.store import StoreFull, StoreUnavailable
 from app.observability.metrics import Metrics
 from app.validation import check_params_size, echo, is_sane, load
 from app.webhooks.address_policy import AddressPolicy, check_url
@@ -27,15 +26,6 @@ IDEMPOTENT_WAIT_SECONDS = 2.0
 
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def wait_until(find: Callable[[], JobRecord | None], seconds: float) -> JobRecord:
-    deadline = time.monotonic() + seconds
-    while (record := find()) is None:
-        if time.monotonic() > deadline:
-            raise StoreUnavailable("the first request with this Idempotency-Key did not finish")
-        time.sleep(0.005)
-    return record
 
 
 class JobService:
@@ -133,8 +123,12 @@ class JobService:
                 raise
         if kept["fingerprint"] != fingerprint:
             raise Conflict("Idempotency-Key was already used with a different request body")
-        # The first request may still be storing its job: it takes microseconds.
-        return wait_until(lambda: store.get(kept["job_id"]), IDEMPOTENT_WAIT_SECONDS), True
+        deadline = time.monotonic() + IDEMPOTENT_WAIT_SECONDS
+        while (record := store.get(kept["job_id"])) is None:  # the first is still storing it
+            if time.monotonic() > deadline:
+                raise StoreUnavailable("the first request with this Idempotency-Key did not finish")
+            time.sleep(0.005)
+        return record, True
 
     def _check_webhook(self, url: str) -> None:
         try:

@@ -9,7 +9,6 @@ import mmap
 import struct
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
 from typing import NamedTuple
@@ -17,16 +16,13 @@ from typing import NamedTuple
 import redis
 from rq import Queue
 
-from app.algorithms.base import Algorithm
 from app.algorithms.registry import ALGORITHMS, with_extras
 from app.config import Settings
 from app.jobs.execution import fail_job, run_job
 from app.jobs.model import PENDING, RUNNING, JobRecord
 from app.jobs.redis_store import RedisJobStore, connect
-from app.observability.metrics import Metrics
 from app.observability.shared_metrics import MetricsBuffer, worker_metrics
 from app.webhooks import delivery
-from app.webhooks.sender import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -56,37 +52,23 @@ class RQRetryScheduler:
         self.queue.enqueue_at(due, deliver_webhook_task, job_id, attempt, **self.options)
 
 
-@dataclass(frozen=True)
 class WorkerContext:
-    settings: Settings
-    client: redis.Redis
-    store: RedisJobStore
-    algorithms: dict[str, Algorithm]
-    metrics_buffer: MetricsBuffer
-    metrics: Metrics
-    sender: WebhookSender
-    jobs: Queue
-    retries: RQRetryScheduler
+    """This process's wiring, through `context()`: a forked worker clears its cache first,
+    so it never shares its parent's Redis connections."""
+
+    def __init__(self) -> None:
+        self.settings = settings = Settings.from_env()
+        self.client = client = connect(settings.redis_url, settings.redis_ssl_cert_reqs)
+        self.store = RedisJobStore(client, settings.job_ttl_seconds)
+        self.algorithms = with_extras(ALGORITHMS, settings.extra_algorithms)
+        self.metrics_buffer = MetricsBuffer(client)
+        self.metrics = worker_metrics(self.metrics_buffer)
+        self.sender = delivery.sender_for(settings)
+        self.jobs = Queue(JOBS_QUEUE, connection=client)
+        self.retries = RQRetryScheduler(Queue(WEBHOOKS_QUEUE, connection=client), settings)
 
 
-@lru_cache(maxsize=1)
-def context() -> WorkerContext:
-    """This process's wiring; a forked worker clears the cache first, so it never shares
-    its parent's Redis connections."""
-    settings = Settings.from_env()
-    client = connect(settings.redis_url, settings.redis_ssl_cert_reqs)
-    buffer = MetricsBuffer(client)
-    return WorkerContext(
-        settings=settings,
-        client=client,
-        store=RedisJobStore(client, settings.job_ttl_seconds),
-        algorithms=with_extras(ALGORITHMS, settings.extra_algorithms),
-        metrics_buffer=buffer,
-        metrics=worker_metrics(buffer),
-        sender=delivery.sender_for(settings),
-        jobs=Queue(JOBS_QUEUE, connection=client),
-        retries=RQRetryScheduler(Queue(WEBHOOKS_QUEUE, connection=client), settings),
-    )
+context = lru_cache(maxsize=1)(WorkerContext)
 
 
 class Work(NamedTuple):
@@ -118,35 +100,31 @@ class JobSlot:
         return Work(raw_id.decode() if raw_id.strip(b"\0") else None, deadline, attempt)
 
 
-# Set by app.worker in a process that runs jobs under a supervisor.
-slot: JobSlot | None = None
+# Replaced by app.worker with the one its supervisor reads.
+slot = JobSlot()
 
 
 def run_job_task(job_id: str) -> None:
     """Run one job; the running transition takes its lease, `keep_alive` renews it."""
     ctx = context()
-    if slot is not None:
-        slot.start(job_id, time.time() + ctx.settings.job_timeout_seconds)
+    slot.start(job_id, time.time() + ctx.settings.job_timeout_seconds)
     try:
         run_job(job_id, ctx.store, ctx.algorithms, ctx.metrics, _notify)
     finally:
-        if slot is not None:
-            slot.clear()
+        slot.clear()
         _flush_quietly(ctx)
 
 
 def deliver_webhook_task(job_id: str, attempt: int) -> None:
     """One delivery attempt; the next one is scheduled in RQ."""
     ctx = context()
-    if slot is not None:
-        limit = ctx.settings.webhook_dns_timeout_seconds + ctx.settings.webhook_timeout_seconds
-        slot.start(job_id, time.time() + limit, attempt)
+    limit = ctx.settings.webhook_dns_timeout_seconds + ctx.settings.webhook_timeout_seconds
+    slot.start(job_id, time.time() + limit, attempt)
     try:
         delivery.deliver(job_id, attempt, ctx.store, ctx.sender, ctx.metrics,
                          ctx.settings.webhook_retry_delays, ctx.retries)
     finally:
-        if slot is not None:
-            slot.clear()
+        slot.clear()
         _flush_quietly(ctx)
 
 
@@ -198,7 +176,7 @@ def keep_alive(stop: threading.Event) -> None:
     """A worker's background thread: renews the lease of the job the main thread runs."""
     ctx = context()
     while not stop.wait(LEASE_RENEW_SECONDS):
-        job_id = slot.read().job_id if slot is not None else None
+        job_id = slot.read().job_id
         if job_id is None:
             continue
         try:
