@@ -67,25 +67,22 @@ class Chore:
             log.warning("%s: not stopped cleanly", self.name, exc_info=True)
 
 
-class ScheduledRetries:
+class ScheduledRetries(RQScheduler):
     """RQ's scheduler driven by our ticks: RQ's own thread dies on a Redis ConnectionError
     and is started again only every 10 minutes."""
 
-    def __init__(self, queue_name: str) -> None:
-        self.scheduler = RQScheduler([queue_name], connection=tasks.context().client)
-
     def __call__(self) -> None:
-        if self.scheduler.acquired_locks:
-            self.scheduler.heartbeat()  # re-acquires a lock that expired during an outage
+        if self.acquired_locks:
+            self.heartbeat()  # re-acquires a lock that expired during an outage
         else:
-            self.scheduler.acquire_locks()
-        if self.scheduler.acquired_locks:
-            self.scheduler.enqueue_scheduled_jobs()
+            self.acquire_locks()
+        if self.acquired_locks:
+            self.enqueue_scheduled_jobs()
 
     def release(self) -> None:
         """Another webhook process's scheduler takes over now, not when the lock expires."""
-        if self.scheduler.acquired_locks:
-            self.scheduler.release_locks()
+        if self.acquired_locks:
+            self.release_locks()
 
 
 class Supervisor:
@@ -144,7 +141,8 @@ class Supervisor:
             _die_with_parent(self.pid)
             for signum in SIGNALS:  # still blocked: a SIGTERM from now on ends the process
                 signal.signal(signum, signal.SIG_DFL)
-            code = run_worker(self.queue_name, slot, self.max_jobs)
+            run_worker(self.queue_name, slot, self.max_jobs)
+            code = 0
         except redis.ConnectionError as exc:  # started again a second later, as Redis allows
             log.warning("worker process stopped: Redis unreachable", extra={"error": str(exc)})
         except BaseException:
@@ -269,7 +267,7 @@ class InProcessWorker(SimpleWorker):
         super().check_for_suspension(burst)
 
 
-def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> int:
+def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> None:
     """One worker process's life. Called with SIGTERM and SIGINT blocked, so the lease
     thread inherits the mask and they reach only the main thread."""
     tasks.context.cache_clear()
@@ -285,7 +283,6 @@ def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> int:
         worker.work(max_jobs=max_jobs, logging_level=ctx.settings.log_level)
     finally:
         stop.set()
-    return 0
 
 
 def _die_with_parent(parent: int) -> None:
@@ -299,7 +296,7 @@ def _die_with_parent(parent: int) -> None:
 
 def chores_for(queue_name: str, interval: float) -> list[Chore]:
     if queue_name == tasks.WEBHOOKS_QUEUE:
-        scheduler = ScheduledRetries(queue_name)
+        scheduler = ScheduledRetries([queue_name], connection=tasks.context().client)
         return [Chore("webhook retries due", 1.0, scheduler, on_stop=scheduler.release)]
     stranded = tasks.StrandedJobs()
     return [

@@ -135,11 +135,8 @@ class EmbeddedBackend:
 
     def _fail(self, job_id: str, expected: str, error: str) -> bool:
         """Fail the job and start its webhook; True if it has one to deliver."""
-        failed = fail_job(job_id, self.store, self.metrics, error, expected={expected})
-        if failed is None or not failed.webhook:
-            return False
-        self._notify(failed)
-        return True
+        failed = fail_job(job_id, self.store, self.metrics, error, self._notify, {expected})
+        return failed is not None and bool(failed.webhook)
 
     def _notify(self, record: JobRecord) -> None:
         if record.webhook:

@@ -48,6 +48,7 @@ def run_job(job_id: str, store: JobStore, algorithms: Mapping[str, Algorithm], m
 
 
 def fail_job(job_id: str, store: JobStore, metrics: Metrics, error: str,
+             on_finished: Callable[[JobRecord], None],
              expected=frozenset({PENDING, RUNNING})) -> JobRecord | None:
     """A job that will not finish (shutdown, lost worker) is failed with a clear error."""
     now = time.time()
@@ -61,6 +62,7 @@ def fail_job(job_id: str, store: JobStore, metrics: Metrics, error: str,
     if finished is not None:
         metrics.jobs_completed.labels(finished.algorithm, FAILED).inc()
         log.warning("job failed", extra={"job_id": job_id, "error": error})
+        on_finished(finished)
     return finished
 
 

@@ -87,8 +87,7 @@ class MemoryJobStore:
         """Drop every expired record; the number dropped."""
         with self._lock:
             dropped = self._sweep_locked()
-            emptied = dropped > 0 and not self._jobs
-            if emptied:
+            if dropped and not self._jobs:
                 self._jobs = {}  # a dict never shrinks its table by itself
                 self._expires_at = {}
         return dropped

@@ -29,10 +29,7 @@ JOB_ID = {"job_id": "任务唯一标识(12位十六进制)"}
 }, description="创建异步任务,立即返回任务 ID,任务在后台执行", request="JobRequest",
     headers=(REQUEST_ID_HEADER, IDEMPOTENCY_HEADER))
 def create_job() -> Response:
-    """创建异步任务: 202 with the job id and a Location to poll.
-
-    A repeat with the same Idempotency-Key and body answers 200 with the same job.
-    """
+    """创建异步任务: 202 and a Location to poll; 200 for a repeat of its Idempotency-Key."""
     record, replayed = scaffold().jobs.create(
         json_object_body(), current_request_id(), request.headers.get(IDEMPOTENCY_HEADER["name"]),
         client_id(),

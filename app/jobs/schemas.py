@@ -1,8 +1,5 @@
-"""Schemas of the jobs area, named as in the seed OpenAPI document.
-
-The routes dump job records through the response schemas, so the body is what
-/openapi.json describes.
-"""
+"""Schemas of the jobs area, named as in the seed OpenAPI document; the routes dump job
+records through them, so the body is what /openapi.json describes."""
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +20,7 @@ WEBHOOK_STATUS_SCHEMA = {"type": "string", "enum": WEBHOOK_STATUSES,
 
 
 class Timestamp(fields.String):
-    """A record's Unix seconds shown as ISO 8601 UTC (`2024-01-01T12:00:00+00:00`); a string
-    in the docs."""
+    """A record's Unix seconds shown as `model.iso` does; a string in the docs."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return iso(value)

@@ -1,6 +1,5 @@
-"""RQ job functions for scale-out mode, and the worker-side wiring they share, without
-the Flask app; also how a job nobody will finish is still failed and its webhook told.
-"""
+"""RQ job functions for scale-out mode and their wiring, without Flask; and how a job
+nobody will finish is still failed and its webhook told."""
 from __future__ import annotations
 
 import logging
@@ -72,11 +71,9 @@ context = lru_cache(maxsize=1)(WorkerContext)
 
 
 class Work(NamedTuple):
-    """What a worker process is doing: a job, or attempt `attempt` of a job's webhook."""
-
     job_id: str | None  # None between tasks
     deadline: float     # Unix time
-    attempt: int = 0
+    attempt: int = 0    # of the job's webhook, on the webhooks queue
 
 
 class JobSlot:
@@ -142,10 +139,8 @@ def settle_lost(queue_name: str, work: Work, error: str) -> None:
 def fail_and_notify(job_id: str, error: str, expected: frozenset[str]) -> bool:
     """Fail a job nobody will finish, and start its webhook; False if it had moved on."""
     ctx = context()
-    failed = fail_job(job_id, ctx.store, ctx.metrics, error, expected=expected)
-    if failed is None:
+    if fail_job(job_id, ctx.store, ctx.metrics, error, _notify, expected) is None:
         return False
-    _notify(failed)
     _flush_quietly(ctx)
     return True
 
