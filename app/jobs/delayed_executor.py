@@ -1,7 +1,7 @@
 """A thread pool that can also run a task later: how the embedded default retries webhooks.
 
-A retry waits in a heap, not in a sleeping thread; a task's label (its job id) lets a
-shutdown name the tasks it drops.
+Its threads take tasks from one heap ordered by due time, so a retry waits there, not in
+a sleeping thread; a task's label (its job id) lets a shutdown name the tasks it drops.
 """
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import itertools
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 Task = Callable[[], None]
@@ -20,25 +19,21 @@ log = logging.getLogger(__name__)
 
 class DelayedExecutor:
     def __init__(self, workers: int, name: str) -> None:
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix=name)
         self._heap: list[tuple[float, int, str, Task]] = []
         self._order = itertools.count()
         self._lock = threading.Condition()
         self._closed = False
-        self._running: dict[Future, str] = {}
-        self._timer = threading.Thread(target=self._release_due, name=f"{name}-timer", daemon=True)
-        self._timer.start()
+        self._running: list[str] = []
+        for number in range(workers):
+            threading.Thread(target=self._work, name=f"{name}_{number}", daemon=True).start()
 
     def submit(self, label: str, task: Task, delay: float = 0.0) -> None:
         """RuntimeError once closed, as ThreadPoolExecutor.submit after its shutdown."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the executor is shut down")
-            if delay <= 0:
-                self._start_locked(label, task)
-            else:
-                heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), label, task))
-                self._lock.notify_all()
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), label, task))
+            self._lock.notify_all()
 
     def drain(self, deadline: float) -> bool:
         """True once nothing waits or runs (tasks may add others), False at `deadline`."""
@@ -53,29 +48,25 @@ class DelayedExecutor:
             dropped = [label for _, _, label, _ in self._heap]
             self._heap.clear()
             self._lock.notify_all()
-            # A cancelled future runs its done callback, _forget, which edits _running.
-            dropped += [label for future, label in list(self._running.items()) if future.cancel()]
-            running = list(self._running.values())
-        self._pool.shutdown(wait=False)
-        return dropped, running
+            return dropped, list(self._running)
 
-    def _start_locked(self, label: str, task: Task) -> None:
-        future = self._pool.submit(task)
-        self._running[future] = label
-        future.add_done_callback(self._forget)
-
-    def _forget(self, future: Future) -> None:
-        with self._lock:
-            label = self._running.pop(future, None)
-            self._lock.notify_all()
-        if not future.cancelled() and future.exception() is not None:
-            log.error("delayed task failed", extra={"label": label}, exc_info=future.exception())
-
-    def _release_due(self) -> None:
+    def _work(self) -> None:
         with self._lock:
             while not self._closed:
-                now = time.monotonic()
-                while self._heap and self._heap[0][0] <= now:
-                    _, _, label, task = heapq.heappop(self._heap)
-                    self._start_locked(label, task)
-                self._lock.wait(self._heap[0][0] - now if self._heap else None)
+                wait = self._heap[0][0] - time.monotonic() if self._heap else None
+                if wait is not None and wait <= 0:
+                    self._run_unlocked(*heapq.heappop(self._heap)[2:])
+                else:
+                    self._lock.wait(wait)
+
+    def _run_unlocked(self, label: str, task: Task) -> None:
+        self._running.append(label)
+        self._lock.release()
+        try:
+            task()
+        except Exception:
+            log.exception("delayed task failed", extra={"label": label})
+        finally:
+            self._lock.acquire()
+            self._running.remove(label)
+            self._lock.notify_all()
