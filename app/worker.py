@@ -172,7 +172,7 @@ class Supervisor:
         if code != 0 or work.job_id or lived < RESTART_DELAY_SECONDS:  # e.g. Redis unusable
             self.next_start = time.monotonic() + RESTART_DELAY_SECONDS
         if work.job_id:
-            self._settle(work, tasks.WORKER_LOST)
+            tasks.settle_lost(self.queue_name, work, tasks.WORKER_LOST)
 
     def _watch_deadlines(self) -> None:
         for pid, (slot, _) in list(self.children.items()):
@@ -181,13 +181,6 @@ class Supervisor:
                 log.error("task overran its time limit; killing its worker",
                           extra={"job_id": work.job_id, "pid": pid})
                 self._kill_and_settle(pid, work, tasks.TIMED_OUT)
-
-    def _settle(self, work: tasks.Work, error: str) -> None:
-        try:
-            tasks.settle_lost(self.queue_name, work, error)
-        except Exception:  # for a job, the lease and stranded sweeps will fail it later
-            log.warning("could not settle the task of a lost worker",
-                        extra={"job_id": work.job_id}, exc_info=True)
 
     def _stop_children(self) -> None:
         """A worker still on its job after the grace is killed and its job failed."""
@@ -209,7 +202,7 @@ class Supervisor:
         os.waitpid(pid, 0)
         self.children.pop(pid)
         if work.job_id:
-            self._settle(work, error)
+            tasks.settle_lost(self.queue_name, work, error)
 
     @staticmethod
     def _kill(pid: int, signum: int) -> None:

@@ -33,27 +33,10 @@ STRANDED = "the worker that took the job stopped before starting it; please subm
 TIMED_OUT = "job exceeded JOB_TIMEOUT_SECONDS and its worker was stopped"
 
 
-class RQRetryScheduler:
-    """delivery.RetryScheduler on RQ: a later attempt waits in RQ's scheduled registry,
-    so a restart of any process loses no retry."""
-
-    def __init__(self, queue: Queue, settings: Settings) -> None:
-        self.queue = queue
-        self.options = {"job_timeout": int(settings.webhook_timeout_seconds) + 30,
-                        "result_ttl": 0, "failure_ttl": int(settings.job_ttl_seconds)}
-
-    def schedule(self, job_id: str, attempt: int, delay: float) -> None:
-        if delay <= 0:
-            self.queue.enqueue(deliver_webhook_task, job_id, attempt, **self.options)
-            return
-        # RQ's scheduler truncates to whole seconds: round up, never before the delay.
-        due = datetime.fromtimestamp(math.ceil(time.time() + delay), timezone.utc)
-        self.queue.enqueue_at(due, deliver_webhook_task, job_id, attempt, **self.options)
-
-
 class WorkerContext:
     """This process's wiring, through `context()`: a forked worker clears its cache first,
-    so it never shares its parent's Redis connections."""
+    so it never shares its parent's Redis connections. It is the delivery.RetryScheduler
+    too: a later attempt waits in RQ's scheduled registry, so no restart loses a retry."""
 
     def __init__(self) -> None:
         self.settings = settings = Settings.from_env()
@@ -64,7 +47,28 @@ class WorkerContext:
         self.metrics = worker_metrics(self.metrics_buffer)
         self.sender = delivery.sender_for(settings)
         self.jobs = Queue(JOBS_QUEUE, connection=client)
-        self.retries = RQRetryScheduler(Queue(WEBHOOKS_QUEUE, connection=client), settings)
+        self.webhooks = Queue(WEBHOOKS_QUEUE, connection=client)
+        self.attempt_options = {"job_timeout": int(settings.webhook_timeout_seconds) + 30,
+                                "result_ttl": 0, "failure_ttl": int(settings.job_ttl_seconds)}
+
+    def schedule(self, job_id: str, attempt: int, delay: float) -> None:
+        if delay <= 0:
+            self.webhooks.enqueue(deliver_webhook_task, job_id, attempt, **self.attempt_options)
+            return
+        # RQ's scheduler truncates to whole seconds: round up, never before the delay.
+        due = datetime.fromtimestamp(math.ceil(time.time() + delay), timezone.utc)
+        self.webhooks.enqueue_at(due, deliver_webhook_task, job_id, attempt, **self.attempt_options)
+
+    def notify(self, record: JobRecord) -> None:
+        if record.webhook:  # the finishing write set webhook_status "pending"
+            delivery.start_delivery(record.job_id, self.store, self.metrics, self)
+
+    def flush(self) -> None:
+        """All of a task's samples in one round trip; kept for the next task if Redis is down."""
+        try:
+            self.metrics_buffer.flush()
+        except redis.RedisError:
+            log.warning("worker metrics not written yet: Redis unreachable")
 
 
 context = lru_cache(maxsize=1)(WorkerContext)
@@ -106,10 +110,10 @@ def run_job_task(job_id: str) -> None:
     ctx = context()
     slot.start(job_id, time.time() + ctx.settings.job_timeout_seconds)
     try:
-        run_job(job_id, ctx.store, ctx.algorithms, ctx.metrics, _notify)
+        run_job(job_id, ctx.store, ctx.algorithms, ctx.metrics, ctx.notify)
     finally:
         slot.clear()
-        _flush_quietly(ctx)
+        ctx.flush()
 
 
 def deliver_webhook_task(job_id: str, attempt: int) -> None:
@@ -119,29 +123,34 @@ def deliver_webhook_task(job_id: str, attempt: int) -> None:
     slot.start(job_id, time.time() + limit, attempt)
     try:
         delivery.deliver(job_id, attempt, ctx.store, ctx.sender, ctx.metrics,
-                         ctx.settings.webhook_retry_delays, ctx.retries)
+                         ctx.settings.webhook_retry_delays, ctx)
     finally:
         slot.clear()
-        _flush_quietly(ctx)
+        ctx.flush()
 
 
 def settle_lost(queue_name: str, work: Work, error: str) -> None:
-    """A dead worker's job is failed (`error`); its webhook attempt counts as failed."""
-    if queue_name == JOBS_QUEUE:
-        fail_and_notify(work.job_id, error, frozenset({PENDING, RUNNING}))
-        return
-    ctx = context()
-    delivery.cut_off(work.job_id, work.attempt, ctx.store, ctx.metrics,
-                     ctx.settings.webhook_retry_delays, ctx.retries)
-    _flush_quietly(ctx)
+    """A dead worker's job is failed (`error`); its webhook attempt counts as failed.
+    Never raises: a job left so is failed later by the lease sweep."""
+    try:
+        if queue_name == JOBS_QUEUE:
+            fail_and_notify(work.job_id, error, frozenset({PENDING, RUNNING}))
+            return
+        ctx = context()
+        delivery.cut_off(work.job_id, work.attempt, ctx.store, ctx.metrics,
+                         ctx.settings.webhook_retry_delays, ctx)
+        ctx.flush()
+    except Exception:
+        log.warning("could not settle the task of a lost worker",
+                    extra={"job_id": work.job_id}, exc_info=True)
 
 
 def fail_and_notify(job_id: str, error: str, expected: frozenset[str]) -> bool:
     """Fail a job nobody will finish, and start its webhook; False if it had moved on."""
     ctx = context()
-    if fail_job(job_id, ctx.store, ctx.metrics, error, _notify, expected) is None:
+    if fail_job(job_id, ctx.store, ctx.metrics, error, ctx.notify, expected) is None:
         return False
-    _flush_quietly(ctx)
+    ctx.flush()
     return True
 
 
@@ -178,17 +187,3 @@ def keep_alive(stop: threading.Event) -> None:
             ctx.store.renew_lease(job_id)
         except Exception:  # Redis blips: the next renewal may succeed before the lease ends
             log.warning("lease renewal failed", extra={"job_id": job_id}, exc_info=True)
-
-
-def _flush_quietly(ctx: WorkerContext) -> None:
-    """All of a task's samples in one round trip; kept for the next task if Redis is down."""
-    try:
-        ctx.metrics_buffer.flush()
-    except redis.RedisError:
-        log.warning("worker metrics not written yet: Redis unreachable")
-
-
-def _notify(record: JobRecord) -> None:
-    if record.webhook:  # the finishing write set webhook_status "pending"
-        ctx = context()
-        delivery.start_delivery(record.job_id, ctx.store, ctx.metrics, ctx.retries)
