@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Iterable, Iterator
@@ -18,7 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from app.jobs.model import FINISHED, RUNNING, JobRecord
+from app.jobs.model import FINISHED, JobRecord
 from app.jobs.backend import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -102,9 +100,6 @@ class RedisJobStore:
         self.client = client
         self.ttl_seconds = ttl_seconds
         self._change_script = client.register_script(_CHANGE)
-        # What this process last wrote for the jobs it runs: the finishing write needs no read.
-        self._written: OrderedDict[str, bytes] = OrderedDict()
-        self._written_lock = threading.Lock()
 
     def claim(self, pipe: redis.client.Pipeline, record: JobRecord, queue_key: str,
               rq_job_key: str, max_queue: int) -> None:
@@ -169,41 +164,24 @@ class RedisJobStore:
 
     def _change(self, job_id: str, expected: frozenset[str] | None,
                 changes: dict[str, Any]) -> JobRecord | None:
-        with self._written_lock:
-            raw = self._written.pop(job_id, None)
         with unavailable_as_store_error():
-            while True:
+            while True:  # until the script finds the record as it was read
+                raw = self.client.get(KEY_PREFIX + job_id)
                 if raw is None:
-                    raw = self.client.get(KEY_PREFIX + job_id)
-                    if raw is None:
-                        return None
-                record = JobRecord.from_json(raw)
-                if expected is not None and record.status not in expected:
                     return None
-                new = replace(record, **changes)
-                new_raw = new.to_json()
-                if self._write(record, raw, new, new_raw):
-                    if new.status == RUNNING:
-                        self._remember_written(job_id, new_raw)
+                old = JobRecord.from_json(raw)
+                if expected is not None and old.status not in expected:
+                    return None
+                new = replace(old, **changes)
+                if new.status not in FINISHED:
+                    expiry = ""
+                elif old.finished:  # a finished record's clock starts when it finishes
+                    expiry = "keep"
+                else:
+                    expiry = str(max(1, int(self.ttl_seconds * 1000)))
+                if self._change_script(
+                    keys=[KEY_PREFIX + job_id, RUNNING_SET, LEASE_PREFIX + job_id, PENDING_INDEX],
+                    args=[raw, new.to_json(), expiry, job_id, old.status, new.status,
+                          LEASE_SECONDS],
+                ):
                     return new
-                raw = None  # changed meanwhile: read it again
-
-    def _write(self, old: JobRecord, old_raw: bytes, new: JobRecord, new_raw: bytes) -> bool:
-        if new.status not in FINISHED:
-            expiry = ""
-        elif old.finished:  # a finished record's clock starts when it finishes
-            expiry = "keep"
-        else:
-            expiry = str(max(1, int(self.ttl_seconds * 1000)))
-        job_id = new.job_id
-        return bool(self._change_script(
-            keys=[KEY_PREFIX + job_id, RUNNING_SET, LEASE_PREFIX + job_id, PENDING_INDEX],
-            args=[old_raw, new_raw, expiry, job_id, old.status, new.status, LEASE_SECONDS],
-        ))
-
-    def _remember_written(self, job_id: str, raw: bytes) -> None:
-        with self._written_lock:
-            self._written[job_id] = raw
-            while len(self._written) > 64:
-                self._written.popitem(last=False)
-
