@@ -7,16 +7,9 @@ from typing import Any, Iterable, Protocol
 from app.jobs.model import JobRecord
 
 
-class QueueFull(Exception):
-    """MAX_QUEUE jobs are waiting already: the client should retry later (503)."""
-
-
-class StoreFull(Exception):
-    """MAX_JOBS live jobs are kept already: the client should retry later (503)."""
-
-
-class StoreUnavailable(Exception):
-    """The store cannot be reached (Redis down): the client should retry later (503)."""
+class Refused(Exception):
+    """Not now: MAX_QUEUE or MAX_JOBS reached, Redis unreachable or shutting down. The
+    client should retry later (503); the message is the reason, for the log."""
 
 
 class JobStore(Protocol):
@@ -44,7 +37,7 @@ class JobBackend(Protocol):
     store: JobStore
 
     def submit(self, record: JobRecord) -> bool:
-        """False if its id is taken; QueueFull, StoreFull or StoreUnavailable keep nothing."""
+        """False if its id is taken; Refused keeps nothing."""
 
     def release(self, job_id: str) -> None:
         """The job was just cancelled: free its queue slot now if it has one."""

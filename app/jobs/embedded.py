@@ -17,7 +17,7 @@ from typing import Mapping
 
 from app.algorithms.base import Algorithm
 from app.config import Settings
-from app.jobs.backend import QueueFull
+from app.jobs.backend import Refused
 from app.jobs.delayed_executor import DelayedExecutor
 from app.jobs.execution import fail_job, run_job
 from app.jobs.memory_store import MemoryJobStore
@@ -54,9 +54,9 @@ class EmbeddedBackend:
         job_id = record.job_id
         with self._lock:  # so that shutdown sees every job submitted before it
             if not self._accepting:
-                raise QueueFull("shutting down")
+                raise Refused("shutting down")
             if len(self._waiting) >= self.settings.max_queue:
-                raise QueueFull(f"{len(self._waiting)} jobs waiting")
+                raise Refused(f"{len(self._waiting)} jobs waiting")
             if not self.store.create(record):
                 return False
             self._waiting.append(None)

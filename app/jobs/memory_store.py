@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any, Callable, Iterable
 
 from app.jobs.model import FINISHED, JobRecord
-from app.jobs.backend import StoreFull
+from app.jobs.backend import Refused
 
 
 class MemoryJobStore:
@@ -39,7 +39,7 @@ class MemoryJobStore:
             if record.job_id in self._jobs:
                 return False
             if len(self._jobs) >= self.max_jobs:
-                raise StoreFull(f"{self.max_jobs} live jobs")
+                raise Refused(f"{self.max_jobs} live jobs")
             self._jobs[record.job_id] = record.to_json()
             return True
 

@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from app.jobs.model import FINISHED, JobRecord
-from app.jobs.backend import StoreUnavailable
+from app.jobs.backend import Refused
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +87,12 @@ def connect(url: str, ssl_cert_reqs: str | None = None) -> redis.Redis:
 
 @contextmanager
 def unavailable_as_store_error() -> Iterator[None]:
-    """Any Redis error (down, hung, out of memory, read-only replica) is a StoreUnavailable."""
+    """Any Redis error (down, hung, out of memory, read-only replica) refuses for now."""
     try:
         yield
     except redis.RedisError as exc:
         log.warning("Redis error", extra={"error": f"{type(exc).__name__}: {exc}"})
-        raise StoreUnavailable(str(exc)) from exc
+        raise Refused(str(exc)) from exc
 
 
 class RedisJobStore:

@@ -8,7 +8,7 @@ import redis
 from rq import Queue
 
 from app.config import Settings
-from app.jobs.backend import QueueFull
+from app.jobs.backend import Refused
 from app.jobs.model import PENDING, RUNNING, JobRecord
 from app.jobs.redis_store import PENDING_INDEX, RedisJobStore, connect, unavailable_as_store_error
 from app.jobs.tasks import JOBS_QUEUE, run_job_task
@@ -36,7 +36,7 @@ class RQBackend:
             self.store.claim(pipe, record, self.queue.key, job.key, self.settings.max_queue)
             outcome = pipe.execute()[-1]
         if outcome == b"full":
-            raise QueueFull(f"{self.settings.max_queue} jobs waiting")
+            raise Refused(f"{self.settings.max_queue} jobs waiting")
         return outcome == b"ok"
 
     def metric_samples(self) -> list[Sample]:

@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import find_algorithm
 from app.errors import Conflict, InvalidInput, JobNotFound, Unavailable
-from app.jobs.backend import JobBackend, QueueFull, StoreFull, StoreUnavailable
+from app.jobs.backend import JobBackend, Refused
 from app.jobs.model import CANCELLED, JOB_ID_PATTERN, PENDING, RUNNING, JobRecord, new_job_id
 from app.jobs.schemas import JobRequest
 from app.observability.metrics import Metrics
@@ -55,8 +55,8 @@ class JobService:
             if idempotency_key is None:
                 return self._submit(data, request_id, client), False
             return self._submit_once(idempotency_key, client, data, request_id)
-        except (QueueFull, StoreFull, StoreUnavailable) as exc:
-            log.warning("job refused: %s", type(exc).__name__, extra={"reason": str(exc)})
+        except Refused as exc:
+            log.warning("job refused", extra={"reason": str(exc)})
             raise Unavailable() from None
 
     def cancel(self, job_id: str, client: str = "") -> JobRecord:
@@ -68,7 +68,7 @@ class JobService:
                 job_id, expected, status=CANCELLED, error="cancelled by the client",
                 completed_at=time.time(),
             )
-        except StoreUnavailable:
+        except Refused:
             raise Unavailable() from None
         if cancelled is None:
             current = self.get(job_id, client)
@@ -84,7 +84,7 @@ class JobService:
             raise JobNotFound(job_id)
         try:
             record = self.backend.store.get(job_id)
-        except StoreUnavailable:
+        except Refused:
             raise Unavailable() from None
         if record is None or not hmac.compare_digest(record.owner, client):
             raise JobNotFound(job_id)
@@ -103,7 +103,7 @@ class JobService:
                 return record
             if job_id is not None:
                 break
-        raise StoreFull("no free job id")  # 48 random bits: practically unreachable
+        raise Refused("no free job id")  # 48 random bits: practically unreachable
 
     def _submit_once(self, key: str, client: str, data: dict[str, Any],
                      request_id: str) -> tuple[JobRecord, bool]:
@@ -126,7 +126,7 @@ class JobService:
         deadline = time.monotonic() + IDEMPOTENT_WAIT_SECONDS
         while (record := store.get(kept["job_id"])) is None:  # the first is still storing it
             if time.monotonic() > deadline:
-                raise StoreUnavailable("the first request with this Idempotency-Key did not finish")
+                raise Refused("the first request with this Idempotency-Key did not finish")
             time.sleep(0.005)
         return record, True
 
