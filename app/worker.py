@@ -135,13 +135,24 @@ class Supervisor:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
     def _become_worker(self, slot: tasks.JobSlot) -> None:
-        """In the forked process: a SimpleWorker until it has done max_jobs jobs or is stopped."""
+        """In the forked process, with fresh Redis connections: a SimpleWorker until it has
+        done max_jobs jobs or is stopped. SIGTERM and SIGINT stay blocked until the lease
+        thread has started, so they reach only the main thread, which holds them back while
+        it runs a job."""
         code = 1
         try:
             _die_with_parent(self.pid)
             for signum in SIGNALS:  # still blocked: a SIGTERM from now on ends the process
                 signal.signal(signum, signal.SIG_DFL)
-            run_worker(self.queue_name, slot, self.max_jobs)
+            tasks.context.cache_clear()
+            tasks.slot = slot
+            ctx = tasks.context()
+            if self.queue_name == tasks.JOBS_QUEUE:  # leases are for jobs, not webhook attempts
+                threading.Thread(target=tasks.keep_alive, name="keep-alive", daemon=True).start()
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+            worker = InProcessWorker([Queue(self.queue_name, connection=ctx.client)],
+                                     connection=ctx.client)
+            worker.work(max_jobs=self.max_jobs, logging_level=ctx.settings.log_level)
             code = 0
         except redis.ConnectionError as exc:  # started again a second later, as Redis allows
             log.warning("worker process stopped: Redis unreachable", extra={"error": str(exc)})
@@ -171,8 +182,7 @@ class Supervisor:
                                                        "job_id": work.job_id})
         if code != 0 or work.job_id or lived < RESTART_DELAY_SECONDS:  # e.g. Redis unusable
             self.next_start = time.monotonic() + RESTART_DELAY_SECONDS
-        if work.job_id:
-            tasks.settle_lost(self.queue_name, work, tasks.WORKER_LOST)
+        tasks.settle_lost(self.queue_name, work, tasks.WORKER_LOST)
 
     def _watch_deadlines(self) -> None:
         for pid, (slot, _) in list(self.children.items()):
@@ -201,8 +211,7 @@ class Supervisor:
         self._kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         self.children.pop(pid)
-        if work.job_id:
-            tasks.settle_lost(self.queue_name, work, error)
+        tasks.settle_lost(self.queue_name, work, error)
 
     @staticmethod
     def _kill(pid: int, signum: int) -> None:
@@ -258,24 +267,6 @@ class InProcessWorker(SimpleWorker):
             return
         self.suspension_checked_at = time.monotonic()
         super().check_for_suspension(burst)
-
-
-def run_worker(queue_name: str, slot: tasks.JobSlot, max_jobs: int) -> None:
-    """One worker process's life. Called with SIGTERM and SIGINT blocked, so the lease
-    thread inherits the mask and they reach only the main thread."""
-    tasks.context.cache_clear()
-    tasks.slot = slot
-    ctx = tasks.context()
-    stop = threading.Event()
-    if queue_name == tasks.JOBS_QUEUE:  # leases are for jobs, not webhook attempts
-        threading.Thread(target=tasks.keep_alive, args=(stop,), name="keep-alive",
-                         daemon=True).start()
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
-    worker = InProcessWorker([Queue(queue_name, connection=ctx.client)], connection=ctx.client)
-    try:
-        worker.work(max_jobs=max_jobs, logging_level=ctx.settings.log_level)
-    finally:
-        stop.set()
 
 
 def _die_with_parent(parent: int) -> None:

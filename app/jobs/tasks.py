@@ -6,7 +6,6 @@ import logging
 import math
 import mmap
 import struct
-import threading
 import time
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -132,6 +131,8 @@ def deliver_webhook_task(job_id: str, attempt: int) -> None:
 def settle_lost(queue_name: str, work: Work, error: str) -> None:
     """A dead worker's job is failed (`error`); its webhook attempt counts as failed.
     Never raises: a job left so is failed later by the lease sweep."""
+    if work.job_id is None:
+        return
     try:
         if queue_name == JOBS_QUEUE:
             fail_and_notify(work.job_id, error, frozenset({PENDING, RUNNING}))
@@ -176,10 +177,11 @@ class StrandedJobs:
                    for job_id in sorted(confirmed))
 
 
-def keep_alive(stop: threading.Event) -> None:
-    """A worker's background thread: renews the lease of the job the main thread runs."""
+def keep_alive() -> None:
+    """A worker's daemon thread: renews the lease of the job the main thread runs."""
     ctx = context()
-    while not stop.wait(LEASE_RENEW_SECONDS):
+    while True:
+        time.sleep(LEASE_RENEW_SECONDS)
         job_id = slot.read().job_id
         if job_id is None:
             continue
