@@ -143,10 +143,6 @@ class RedisJobStore:
         with unavailable_as_store_error():
             self.client.set(LEASE_PREFIX + job_id, "1", ex=LEASE_SECONDS)
 
-    def running_count(self) -> int:
-        with unavailable_as_store_error():
-            return int(self.client.scard(RUNNING_SET))
-
     def lost_jobs(self) -> list[str]:
         """Running jobs whose worker stopped renewing the lease."""
         with unavailable_as_store_error():

@@ -10,7 +10,8 @@ from rq import Queue
 from app.config import Settings
 from app.jobs.backend import Refused
 from app.jobs.model import PENDING, RUNNING, JobRecord
-from app.jobs.redis_store import PENDING_INDEX, RedisJobStore, connect, unavailable_as_store_error
+from app.jobs.redis_store import (PENDING_INDEX, RUNNING_SET, RedisJobStore, connect,
+                                   unavailable_as_store_error)
 from app.jobs.tasks import JOBS_QUEUE, run_job_task
 from app.observability.metrics import Sample, queue_samples
 from app.observability.shared_metrics import redis_samples
@@ -45,10 +46,10 @@ class RQBackend:
         try:
             samples = list(redis_samples(self.client))
             samples.append(("jobs_active", {"state": PENDING}, float(self.queue.count)))
-            samples.append(("jobs_active", {"state": RUNNING}, float(self.store.running_count())))
             with self.client.pipeline(transaction=False) as pipe:
-                depth, oldest = pipe.zcard(PENDING_INDEX).zrange(
+                running, depth, oldest = pipe.scard(RUNNING_SET).zcard(PENDING_INDEX).zrange(
                     PENDING_INDEX, 0, 0, withscores=True).execute()
+            samples.append(("jobs_active", {"state": RUNNING}, float(running)))
             samples += queue_samples(depth, oldest[0][1] if oldest else None, time.time())
         except redis.RedisError:
             log.warning("worker metrics unavailable: Redis unreachable")

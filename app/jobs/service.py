@@ -49,7 +49,10 @@ class JobService:
         algorithm = find_algorithm(self.algorithms, data["algorithm"])
         load(algorithm.params_schema, data["params"], path_prefix="params.")
         if data["webhook"] is not None:
-            self._check_webhook(data["webhook"])
+            try:
+                check_url(data["webhook"], self.policy)
+            except ValueError as exc:
+                raise InvalidInput(str(exc), field="webhook", value=echo(data["webhook"])) from None
         data["algorithm"] = algorithm.name
         try:
             if idempotency_key is None:
@@ -129,9 +132,3 @@ class JobService:
                 raise Refused("the first request with this Idempotency-Key did not finish")
             time.sleep(0.005)
         return record, True
-
-    def _check_webhook(self, url: str) -> None:
-        try:
-            check_url(url, self.policy)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field="webhook", value=echo(url)) from None
