@@ -14,8 +14,6 @@ import sys
 import threading
 import time
 from contextlib import suppress
-from dataclasses import dataclass
-from typing import Callable
 
 import redis
 from rq import Queue, SimpleWorker
@@ -38,38 +36,10 @@ SIGNALS = {signal.SIGTERM, signal.SIGINT}
 PR_SET_PDEATHSIG = 1
 
 
-@dataclass
-class Chore:
-    """Something the supervisor does every `interval` seconds; errors are logged, never fatal."""
-
-    name: str
-    interval: float
-    action: Callable[[], object]
-    on_stop: Callable[[], object] = lambda: None
-    due: float = 0.0
-
-    def run_if_due(self) -> None:
-        if time.monotonic() < self.due:
-            return
-        self.due = time.monotonic() + self.interval
-        try:
-            done = self.action()
-        except Exception:
-            log.warning("%s failed; trying again in %s s", self.name, self.interval, exc_info=True)
-            return
-        if done:
-            log.warning(self.name, extra={"count": done})
-
-    def stop(self) -> None:
-        try:
-            self.on_stop()
-        except Exception:
-            log.warning("%s: not stopped cleanly", self.name, exc_info=True)
-
-
 class ScheduledRetries(RQScheduler):
-    """RQ's scheduler driven by our ticks: RQ's own thread dies on a Redis ConnectionError
-    and is started again only every 10 minutes."""
+    """The `webhook` supervisor's chore: RQ's scheduler driven by our ticks, every
+    `interval` seconds, as RQ's own thread would (that thread dies on a Redis
+    ConnectionError and is started again only every 10 minutes)."""
 
     def __call__(self) -> None:
         if self.acquired_locks:
@@ -86,13 +56,15 @@ class ScheduledRetries(RQScheduler):
 
 
 class Supervisor:
-    """Keeps `size` worker processes running, stops them on a signal, does the chores."""
+    """Keeps `size` worker processes running, stops them on a signal, does its chore."""
 
-    def __init__(self, queue_name: str, size: int, max_jobs: int, chores: list[Chore]) -> None:
+    def __init__(self, queue_name: str, size: int, max_jobs: int,
+                 chore: tasks.LostJobs | ScheduledRetries) -> None:
         self.queue_name = queue_name
         self.size = size
         self.max_jobs = max_jobs
-        self.chores = chores
+        self.chore = chore
+        self.chore_due = 0.0
         self.pid = os.getpid()
         self.children: dict[int, tuple[tasks.JobSlot, float]] = {}  # and when it was forked
         self.signalled: set[int] = set()
@@ -106,13 +78,25 @@ class Supervisor:
             self._collect_exited()
             self._watch_deadlines()
             self._fill()
-            for chore in self.chores:
-                chore.run_if_due()
+            self._do_chore()
             self.stopping.wait(TICK_SECONDS)
         log.info("stopping: waiting for the worker processes", extra={"count": len(self.children)})
         self._stop_children()
-        for chore in self.chores:
-            chore.stop()
+        try:
+            self.chore.release()
+        except Exception:
+            log.warning("chore not stopped cleanly", exc_info=True)
+
+    def _do_chore(self) -> None:
+        """Errors are logged, never fatal: the next round may well succeed."""
+        if time.monotonic() < self.chore_due:
+            return
+        self.chore_due = time.monotonic() + self.chore.interval
+        try:
+            self.chore()
+        except Exception:
+            log.warning("%s failed; trying again in %s s", type(self.chore).__name__,
+                        self.chore.interval, exc_info=True)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         """Forward to every worker: the first SIGTERM is RQ's warm shutdown, a second one cold."""
@@ -278,18 +262,6 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def chores_for(queue_name: str, interval: float) -> list[Chore]:
-    if queue_name == tasks.WEBHOOKS_QUEUE:
-        scheduler = ScheduledRetries([queue_name], connection=tasks.context().client)
-        return [Chore("webhook retries due", 1.0, scheduler, on_stop=scheduler.release)]
-    stranded = tasks.StrandedJobs()
-    return [
-        Chore("failed jobs whose worker was lost", interval, tasks.reap_lost_jobs),
-        Chore("failed jobs taken by a worker that died before starting them", interval,
-              lambda: stranded.reap(interval)),
-    ]
-
-
 def main(argv: list[str]) -> int:
     queue_name = argv[0] if argv else tasks.JOBS_QUEUE
     if queue_name not in (tasks.JOBS_QUEUE, tasks.WEBHOOKS_QUEUE):
@@ -301,9 +273,11 @@ def main(argv: list[str]) -> int:
         print("REDIS_URL is not set: workers exist only in scale-out mode", file=sys.stderr)
         return 2
     configure_logging(ctx.settings.log_level)
-    size = ctx.settings.webhook_workers if queue_name == tasks.WEBHOOKS_QUEUE else 1
-    Supervisor(queue_name, size, ctx.settings.worker_max_jobs,
-               chores_for(queue_name, ctx.settings.worker_sweep_seconds)).run()
+    if queue_name == tasks.WEBHOOKS_QUEUE:
+        size, chore = ctx.settings.webhook_workers, ScheduledRetries([queue_name], ctx.client)
+    else:
+        size, chore = 1, tasks.LostJobs(ctx.settings.worker_sweep_seconds)
+    Supervisor(queue_name, size, ctx.settings.worker_max_jobs, chore).run()
     return 0
 
 

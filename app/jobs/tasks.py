@@ -155,26 +155,31 @@ def fail_and_notify(job_id: str, error: str, expected: frozenset[str]) -> bool:
     return True
 
 
-def reap_lost_jobs() -> int:
-    """Fail the running jobs whose worker stopped renewing their lease; how many."""
-    lost = context().store.lost_jobs()
-    return sum(fail_and_notify(job_id, WORKER_LOST, frozenset({RUNNING})) for job_id in lost)
+class LostJobs:
+    """The `worker` supervisor's chore: fail, and tell the webhook of, running jobs whose
+    lease lapsed (their worker's machine went) and pending ones in no queue (taken by a
+    worker that died before starting them), once seen so on two sweeps in a row: a live
+    worker starts a job milliseconds after taking it."""
 
-
-class StrandedJobs:
-    """Pending jobs in no queue, taken by a worker that died before starting them: one
-    seen so on two sweeps in a row is failed (a live worker starts a job in milliseconds)."""
-
-    def __init__(self) -> None:
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
         self._suspects: set[str] = set()
 
-    def reap(self, interval: float) -> int:
+    def __call__(self) -> None:
         ctx = context()
-        pending = ctx.store.pending_since(time.time() - interval)
-        stranded = set(pending) - set(ctx.jobs.get_job_ids()) if pending else set()
-        confirmed, self._suspects = stranded & self._suspects, stranded - self._suspects
-        return sum(fail_and_notify(job_id, STRANDED, frozenset({PENDING}))
-                   for job_id in sorted(confirmed))
+        lost = sum(fail_and_notify(job_id, WORKER_LOST, frozenset({RUNNING}))
+                   for job_id in ctx.store.lost_jobs())
+        pending = ctx.store.pending_since(time.time() - self.interval)
+        unqueued = set(pending) - set(ctx.jobs.get_job_ids()) if pending else set()
+        confirmed, self._suspects = unqueued & self._suspects, unqueued - self._suspects
+        stranded = sum(fail_and_notify(job_id, STRANDED, frozenset({PENDING}))
+                       for job_id in sorted(confirmed))
+        if lost or stranded:
+            log.warning("failed jobs nobody would finish",
+                        extra={"lost": lost, "stranded": stranded})
+
+    def release(self) -> None:
+        """Nothing to hand over: every `worker` process sweeps."""
 
 
 def keep_alive() -> None:
