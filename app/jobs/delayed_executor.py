@@ -54,19 +54,17 @@ class DelayedExecutor:
         with self._lock:
             while not self._closed:
                 wait = self._heap[0][0] - time.monotonic() if self._heap else None
-                if wait is not None and wait <= 0:
-                    self._run_unlocked(*heapq.heappop(self._heap)[2:])
-                else:
+                if wait is None or wait > 0:
                     self._lock.wait(wait)
-
-    def _run_unlocked(self, label: str, task: Task) -> None:
-        self._running.append(label)
-        self._lock.release()
-        try:
-            task()
-        except Exception:
-            log.exception("delayed task failed", extra={"label": label})
-        finally:
-            self._lock.acquire()
-            self._running.remove(label)
-            self._lock.notify_all()
+                    continue
+                _, _, label, task = heapq.heappop(self._heap)
+                self._running.append(label)
+                self._lock.release()
+                try:
+                    task()
+                except Exception:
+                    log.exception("delayed task failed", extra={"label": label})
+                finally:
+                    self._lock.acquire()
+                    self._running.remove(label)
+                    self._lock.notify_all()

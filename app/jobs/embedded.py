@@ -92,9 +92,16 @@ class EmbeddedBackend:
         log.info("job backend shutting down",
                  extra={"grace_seconds": grace_seconds, "exit_in_seconds": exit_by - now})
         self._stop_sweeper.set()
-        failed = [job_id for job_id in self._take_back_waiting()
+        with self._lock:  # no submit in between
+            waiting = [job_id for job_id, future in list(self._jobs_of.items())
+                       if future.cancel()]
+        self._pool.shutdown(wait=False)
+        failed = [job_id for job_id in waiting
                   if self._fail(job_id, PENDING, SHUTDOWN_BEFORE_START)]
-        still_running = self._wait_for_running(min(now + grace_seconds, exit_by))
+        running_until = min(now + grace_seconds, exit_by)
+        wait(list(self._jobs_of.values()), max(0.0, running_until - time.monotonic()))
+        still_running = [job_id for job_id, future in list(self._jobs_of.items())
+                         if not future.done()]
         failed += [job_id for job_id in still_running
                    if self._fail(job_id, RUNNING, SHUTDOWN_WHILE_RUNNING)]
         self._deliveries.drain(exit_by)
@@ -122,16 +129,6 @@ class EmbeddedBackend:
         self._jobs_of.pop(job_id, None)
         if future.cancelled():
             self._left_queue()
-
-    def _take_back_waiting(self) -> list[str]:
-        with self._lock:  # no submit in between
-            taken = [job_id for job_id, future in list(self._jobs_of.items()) if future.cancel()]
-        self._pool.shutdown(wait=False)
-        return taken
-
-    def _wait_for_running(self, deadline: float) -> list[str]:
-        wait(list(self._jobs_of.values()), max(0.0, deadline - time.monotonic()))
-        return [job_id for job_id, future in list(self._jobs_of.items()) if not future.done()]
 
     def _fail(self, job_id: str, expected: str, error: str) -> bool:
         """Fail the job and start its webhook; True if it has one to deliver."""
