@@ -210,7 +210,6 @@ class InProcessWorker(SimpleWorker):
     bookkeeping_interval = 1.0
     max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is
     heartbeat_sent_at = suspension_checked_at = float("-inf")
-    state_written: str | None = None
 
     def subscribe(self) -> None:
         """No pubsub thread for RQ's worker commands: joining it held an exit for a minute
@@ -234,10 +233,8 @@ class InProcessWorker(SimpleWorker):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
     def set_state(self, state: str, pipeline=None) -> None:
-        if pipeline is None and state == self.state_written:
-            return  # idle after each job, and idle again when waiting for the next
-        super().set_state(state, pipeline)
-        self.state_written = state
+        if pipeline is not None or state != self.get_state():  # idle after each job, and again
+            super().set_state(state, pipeline)
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
         if pipeline is None and timeout is None:

@@ -50,10 +50,6 @@ class JobRecord:
     webhook_attempts: int = 0
     owner: str = ""
 
-    @property
-    def finished(self) -> bool:
-        return self.status in FINISHED
-
     def to_json(self) -> bytes:
         """vars(), not dataclasses.asdict: its deep copy costs a quarter of a job."""
         return json.dumps(vars(self), ensure_ascii=False, separators=(",", ":")).encode()

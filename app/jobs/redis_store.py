@@ -171,7 +171,7 @@ class RedisJobStore:
                 new = replace(old, **changes)
                 if new.status not in FINISHED:
                     expiry = ""
-                elif old.finished:  # a finished record's clock starts when it finishes
+                elif old.status in FINISHED:  # a finished record's clock starts when it finishes
                     expiry = "keep"
                 else:
                     expiry = str(max(1, int(self.ttl_seconds * 1000)))
