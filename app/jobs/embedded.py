@@ -165,8 +165,6 @@ class EmbeddedBackend:
                 log.debug("expired jobs dropped", extra={"count": dropped})
 
     def _start_threads(self) -> None:
-        if self._started_in == os.getpid():
-            return
         with self._lock:
             if self._started_in == os.getpid():
                 return
