@@ -96,17 +96,19 @@ class EmbeddedBackend:
             waiting = [job_id for job_id, future in list(self._jobs_of.items())
                        if future.cancel()]
         self._pool.shutdown(wait=False)
-        failed = [job_id for job_id in waiting
-                  if self._fail(job_id, PENDING, SHUTDOWN_BEFORE_START)]
+        for job_id in waiting:
+            fail_job(job_id, self.store, self.metrics, SHUTDOWN_BEFORE_START, self._notify,
+                     {PENDING})
         running_until = min(now + grace_seconds, exit_by)
         wait(list(self._jobs_of.values()), max(0.0, running_until - time.monotonic()))
         still_running = [job_id for job_id, future in list(self._jobs_of.items())
                          if not future.done()]
-        failed += [job_id for job_id in still_running
-                   if self._fail(job_id, RUNNING, SHUTDOWN_WHILE_RUNNING)]
+        for job_id in still_running:
+            fail_job(job_id, self.store, self.metrics, SHUTDOWN_WHILE_RUNNING, self._notify,
+                     {RUNNING})
         self._deliveries.drain(exit_by)
-        dropped, busy = self._deliveries.close()
-        self._log_undelivered(failed + dropped + busy)
+        dropped, busy = self._deliveries.close()  # every webhook not delivered yet
+        self._log_undelivered(dropped + busy)
         return not still_running and not busy
 
     def _run(self, job_id: str) -> None:
@@ -129,11 +131,6 @@ class EmbeddedBackend:
         self._jobs_of.pop(job_id, None)
         if future.cancelled():
             self._left_queue()
-
-    def _fail(self, job_id: str, expected: str, error: str) -> bool:
-        """Fail the job and start its webhook; True if it has one to deliver."""
-        failed = fail_job(job_id, self.store, self.metrics, error, self._notify, {expected})
-        return failed is not None and bool(failed.webhook)
 
     def _notify(self, record: JobRecord) -> None:
         if record.webhook:
