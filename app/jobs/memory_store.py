@@ -6,9 +6,10 @@ block per job, so an expired burst leaves no fragmented heap (BENCHMARKS.md, mem
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Any, Callable, Iterable
 
@@ -24,9 +25,9 @@ class MemoryJobStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._jobs: dict[str, bytes] = {}
-        self._expires_at: dict[str, float] = {}
-        self._expiry_order: deque[tuple[float, str]] = deque()
-        # Key -> (deadline, value): with one TTL for all, insertion order is deadline order.
+        # Deadlines of finished jobs, and idempotency keys -> (deadline, value): with one
+        # TTL for all, the order they were set in is the order they fall in.
+        self._expires_at: OrderedDict[str, float] = OrderedDict()
         self._remembered: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -48,23 +49,10 @@ class MemoryJobStore:
             return self._live(job_id)
 
     def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> JobRecord | None:
-        with self._lock:
-            record = self._live(job_id)
-            if record is None or record.status not in expected:
-                return None
-            record = self._keep(replace(record, **changes))
-            if record.status in FINISHED:
-                deadline = self._clock() + self.ttl_seconds
-                self._expires_at[job_id] = deadline
-                self._expiry_order.append((deadline, job_id))
-            return record
+        return self._change(job_id, frozenset(expected), changes)
 
     def update(self, job_id: str, **changes: Any) -> JobRecord | None:
-        with self._lock:
-            record = self._live(job_id)
-            if record is not None:
-                record = self._keep(replace(record, **changes))
-            return record
+        return self._change(job_id, None, changes)
 
     def ping(self) -> bool:
         return True
@@ -89,31 +77,36 @@ class MemoryJobStore:
             dropped = self._sweep_locked()
             if dropped and not self._jobs:
                 self._jobs = {}  # a dict never shrinks its table by itself
-                self._expires_at = {}
+                self._expires_at = OrderedDict()
         return dropped
 
+    def _change(self, job_id: str, expected: frozenset[str] | None,
+                changes: dict[str, Any]) -> JobRecord | None:
+        with self._lock:
+            old = self._live(job_id)
+            if old is None or (expected is not None and old.status not in expected):
+                return None
+            new = replace(old, **changes)
+            self._jobs[job_id] = new.to_json()
+            if new.status in FINISHED and old.status not in FINISHED:
+                self._expires_at[job_id] = self._clock() + self.ttl_seconds
+            return new
+
     def _live(self, job_id: str) -> JobRecord | None:
-        expires_at = self._expires_at.get(job_id)
-        if expires_at is not None and expires_at <= self._clock():
+        if self._expires_at.get(job_id, math.inf) <= self._clock():
             self._drop(job_id)
             return None
         raw = self._jobs.get(job_id)
         return JobRecord.from_json(raw) if raw is not None else None
-
-    def _keep(self, record: JobRecord) -> JobRecord:
-        self._jobs[record.job_id] = record.to_json()
-        return record
 
     def _sweep_locked(self) -> int:
         now = self._clock()
         dropped = 0
         while self._remembered and next(iter(self._remembered.values()))[0] <= now:
             self._remembered.popitem(last=False)
-        while self._expiry_order and self._expiry_order[0][0] <= now:
-            deadline, job_id = self._expiry_order.popleft()
-            if self._expires_at.get(job_id) == deadline:  # not already dropped by `_live`
-                self._drop(job_id)
-                dropped += 1
+        while self._expires_at and next(iter(self._expires_at.values())) <= now:
+            self._drop(next(iter(self._expires_at)))
+            dropped += 1
         return dropped
 
     def _drop(self, job_id: str) -> None:
