@@ -6,7 +6,7 @@ import hmac
 import json
 import logging
 import time
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from app.algorithms.base import Algorithm
 from app.algorithms.registry import find_algorithm
@@ -56,7 +56,8 @@ class JobService:
         data["algorithm"] = algorithm.name
         try:
             if idempotency_key is None:
-                return self._submit(data, request_id, client), False
+                fresh_ids = (new_job_id() for _ in range(ID_ATTEMPTS))
+                return self._submit(data, request_id, client, fresh_ids), False
             return self._submit_once(idempotency_key, client, data, request_id)
         except Refused as exc:
             log.warning("job refused", extra={"reason": str(exc)})
@@ -94,18 +95,15 @@ class JobService:
         return record
 
     def _submit(self, data: dict[str, Any], request_id: str, client: str,
-                job_id: str | None = None) -> JobRecord:
-        for _ in range(ID_ATTEMPTS):
-            record = JobRecord(job_id=job_id or new_job_id(), algorithm=data["algorithm"],
-                               params=data["params"], webhook=data["webhook"],
-                               request_id=request_id, owner=client)
+                job_ids: Iterable[str]) -> JobRecord:
+        """The job under the first of `job_ids` that is free."""
+        for job_id in job_ids:
+            record = JobRecord(job_id=job_id, algorithm=data["algorithm"], params=data["params"],
+                               webhook=data["webhook"], request_id=request_id, owner=client)
             if self.backend.submit(record):
                 self.metrics.jobs_created.labels(record.algorithm).inc()
-                log.debug("job created", extra={"job_id": record.job_id,
-                                               "algorithm": record.algorithm})
+                log.debug("job created", extra={"job_id": job_id, "algorithm": record.algorithm})
                 return record
-            if job_id is not None:
-                break
         raise Refused("no free job id")  # 48 random bits: practically unreachable
 
     def _submit_once(self, key: str, client: str, data: dict[str, Any],
@@ -120,7 +118,7 @@ class JobService:
         kept = store.remember(scoped_key, claim, self.job_ttl_seconds)
         if kept is None:
             try:
-                return self._submit(data, request_id, client, claim["job_id"]), False
+                return self._submit(data, request_id, client, [claim["job_id"]]), False
             except Exception:
                 store.forget(scoped_key)
                 raise
