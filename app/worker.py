@@ -233,7 +233,7 @@ class InProcessWorker(SimpleWorker):
             signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
     def set_state(self, state: str, pipeline=None) -> None:
-        if pipeline is not None or state != self.get_state():  # idle after each job, and again
+        if pipeline is not None or state != self.get_state():  # RQ says "idle" after every job
             super().set_state(state, pipeline)
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
