@@ -129,30 +129,21 @@ def deliver_webhook_task(job_id: str, attempt: int) -> None:
 
 
 def settle_lost(queue_name: str, work: Work, error: str) -> None:
-    """A dead worker's job is failed (`error`); its webhook attempt counts as failed.
-    Never raises: a job left so is failed later by the lease sweep."""
+    """A dead worker's job is failed (`error`) and its webhook told; its webhook attempt
+    counts as failed. Never raises: a job left so is failed later by the lease sweep."""
     if work.job_id is None:
         return
+    ctx = context()
     try:
         if queue_name == JOBS_QUEUE:
-            fail_and_notify(work.job_id, error, frozenset({PENDING, RUNNING}))
-            return
-        ctx = context()
-        delivery.cut_off(work.job_id, work.attempt, ctx.store, ctx.metrics,
-                         ctx.settings.webhook_retry_delays, ctx)
-        ctx.flush()
+            fail_job(work.job_id, ctx.store, ctx.metrics, error, ctx.notify)
+        else:
+            delivery.cut_off(work.job_id, work.attempt, ctx.store, ctx.metrics,
+                             ctx.settings.webhook_retry_delays, ctx)
     except Exception:
         log.warning("could not settle the task of a lost worker",
                     extra={"job_id": work.job_id}, exc_info=True)
-
-
-def fail_and_notify(job_id: str, error: str, expected: frozenset[str]) -> bool:
-    """Fail a job nobody will finish, and start its webhook; False if it had moved on."""
-    ctx = context()
-    if fail_job(job_id, ctx.store, ctx.metrics, error, ctx.notify, expected) is None:
-        return False
     ctx.flush()
-    return True
 
 
 class LostJobs:
@@ -167,16 +158,22 @@ class LostJobs:
 
     def __call__(self) -> None:
         ctx = context()
-        lost = sum(fail_and_notify(job_id, WORKER_LOST, frozenset({RUNNING}))
-                   for job_id in ctx.store.lost_jobs())
+        lost = self._fail(ctx, ctx.store.lost_jobs(), WORKER_LOST, RUNNING)
         pending = ctx.store.pending_since(time.time() - self.interval)
         unqueued = set(pending) - set(ctx.jobs.get_job_ids()) if pending else set()
         confirmed, self._suspects = unqueued & self._suspects, unqueued - self._suspects
-        stranded = sum(fail_and_notify(job_id, STRANDED, frozenset({PENDING}))
-                       for job_id in sorted(confirmed))
+        stranded = self._fail(ctx, sorted(confirmed), STRANDED, PENDING)
         if lost or stranded:
             log.warning("failed jobs nobody would finish",
                         extra={"lost": lost, "stranded": stranded})
+
+    @staticmethod
+    def _fail(ctx: WorkerContext, job_ids: list[str], error: str, status: str) -> int:
+        """Fail those still in `status` and tell their webhooks; how many."""
+        failed = [fail_job(job_id, ctx.store, ctx.metrics, error, ctx.notify, {status})
+                  for job_id in job_ids]
+        ctx.flush()
+        return sum(record is not None for record in failed)
 
     def release(self) -> None:
         """Nothing to hand over: every `worker` process sweeps."""
