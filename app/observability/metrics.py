@@ -6,7 +6,7 @@ import os
 import re
 from collections import defaultdict
 from itertools import product
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client import disable_created_metrics
@@ -92,10 +92,11 @@ class Metrics:
         self.exposition = CollectorRegistry(auto_describe=False)
         self.exposition.register(self)
 
-    def start_at_zero(self, routes: Mapping[str, Iterable[str]], algorithms: Iterable[str]) -> None:
-        """Create every series the service can name, at 0: a series that appears with its
-        first increment hides that increment from `rate()` (Prometheus's guidance)."""
-        for endpoint, methods in routes.items():
+    def start_at_zero(self, routes: list[tuple[str, set[str]]], algorithms: Iterable[str]) -> None:
+        """Every series the service can name, at 0 (`unmatched` with every route's methods): a
+        series that appears with its first increment hides it from `rate()` (Prometheus)."""
+        unmatched = set().union(*(methods for _, methods in routes))
+        for endpoint, methods in [*routes, (UNMATCHED, unmatched)]:
             for method in methods:
                 self.http_duration.labels(method, endpoint)
                 for outcome in ("error",) if endpoint == UNMATCHED else OUTCOMES:
