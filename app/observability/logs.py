@@ -60,8 +60,12 @@ class StderrLines:
         self._flushing = False  # whether this process's flusher thread runs
 
     def append(self, line: str) -> None:
-        if not self._flushing:
-            self._start_flusher()
+        if not self._flushing:  # this process's first line: start its flusher, once
+            with self._lock:
+                if not self._flushing:
+                    self._flushing = True
+                    threading.Thread(target=self._flush_periodically, name="log-flusher",
+                                     daemon=True).start()
         self._lines.append(line + "\n")
 
     def flush(self) -> None:
@@ -73,13 +77,6 @@ class StderrLines:
                     data = data[os.write(self.fd, data):]
                 except OSError:  # stderr closed or full: logging must never break a request
                     return
-
-    def _start_flusher(self) -> None:
-        with self._lock:
-            if not self._flushing:
-                self._flushing = True
-                threading.Thread(target=self._flush_periodically, name="log-flusher",
-                                 daemon=True).start()
 
     def _flush_periodically(self) -> None:
         while True:
