@@ -54,8 +54,7 @@ def queue_samples(depth: int, oldest_created_at: float | None, now: float) -> li
 
 
 class Metrics:
-    """One set of metric objects in their own registry (one per app or worker process),
-    and the collector of /metrics (`exposition`)."""
+    """One app's or worker's metric objects in their own registry, and the /metrics collector."""
 
     def __init__(self) -> None:
         if multiprocess_enabled() and values.ValueClass is values.MutexValue:
@@ -124,9 +123,8 @@ class Metrics:
         return family.labels(*labels)
 
     def collect(self) -> Iterator[Metric]:
-        """The /metrics body: every declared family, listed even when empty, each series
-        summed over this process (under gunicorn, every worker's multiprocess files) and
-        the scrape-time sources (the RQ workers' figures in Redis, the queue, readiness)."""
+        """Every declared family, listed even when empty, each series summed over this process
+        (or every gunicorn worker's files) and the scrape-time sources (README, "Metrics")."""
         recorded = MultiProcessCollector(None) if multiprocess_enabled() else self.registry
         samples = [s[:3] for family in recorded.collect() for s in family.samples]
         samples += [s for source in self.sources for s in source()]
