@@ -5,6 +5,7 @@ headers, then one body byte at a time, far too slowly, as the attack in issue 17
 """
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from app.web.body_deadline import Alarm, Watcher
+from app.web.body_deadline import BodyDeadline, DeadlineInput
 from tests.servers import Service, wait_for
 
 THREADS = 2
@@ -121,18 +122,22 @@ def test_a_body_that_arrives_in_time_keeps_the_connection(slow_service):
     assert healthz_answers(slow_service)
 
 
+def deadline_input(sock: socket.socket, seconds: float) -> DeadlineInput:
+    return DeadlineInput(io.BytesIO(), sock, None, seconds)
+
+
 def test_the_watcher_fires_only_uncancelled_alarms_and_its_thread_stays_until_closed():
-    watcher = Watcher(0.05)
+    watcher = BodyDeadline(lambda environ, start_response: [], 0.05)
     left, right = socket.socketpair()
     spare_left, spare_right = socket.socketpair()
     try:
-        kept = watcher.arm(spare_left)
+        kept = watcher.watch(deadline_input(spare_left, 0.05))
         kept.cancel()
-        cut = watcher.arm(left)
+        cut = watcher.watch(deadline_input(left, 0.05))
         wait_for(lambda: cut.fired, timeout=5, message="the alarm to fire")
         assert left.recv(1) == b""  # read side shut: a blocked recv would return at once
         assert not kept.fired
-        again = watcher.arm(left)  # the idle thread wakes for a new alarm
+        again = watcher.watch(deadline_input(left, 0.05))  # the idle thread wakes for a new alarm
         wait_for(lambda: again.fired, timeout=5, message="the second alarm to fire")
         assert [t.name for t in threading.enumerate()].count("body-deadline") == 1
         watcher.close()
@@ -146,7 +151,7 @@ def test_the_watcher_fires_only_uncancelled_alarms_and_its_thread_stays_until_cl
 def test_a_cancelled_alarm_leaves_the_socket_alone():
     left, right = socket.socketpair()
     try:
-        alarm = Alarm(left, time.monotonic())
+        alarm = deadline_input(left, 0)
         alarm.cancel()
         alarm.fire()
         right.sendall(b"x")
