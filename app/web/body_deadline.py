@@ -10,8 +10,10 @@ import os
 import socket
 import threading
 import time
-from collections import deque
+from queue import SimpleQueue
 from typing import Any, Callable, Iterable, Iterator
+
+from werkzeug.wsgi import get_content_length
 
 from app.errors import InvalidInput
 from app.web.errors import ApiError
@@ -119,7 +121,8 @@ class BodyDeadline:
     without `gunicorn.socket` (the test client) or for HTTP/2, whose streams share a socket.
 
     One thread per process fires the deadlines (one per request cost more than the rest of
-    /invoke); every deadline is as far off, so a FIFO queue is in deadline order."""
+    /invoke); every deadline is as far off, so the queue is in deadline order and the thread
+    sleeps only for a body still unread, never woken by the request that finishes it."""
 
     def __init__(self, wsgi_app: Callable[[dict, StartResponse], Iterable[bytes]],
                  seconds: float) -> None:
@@ -127,11 +130,9 @@ class BodyDeadline:
             raise ValueError("BODY_TIMEOUT_SECONDS must be positive")
         self.wsgi_app = wsgi_app
         self.seconds = seconds
-        self._queue: deque[DeadlineInput] = deque()
-        self._wakeup = threading.Condition()
+        self._queue: SimpleQueue[DeadlineInput | None] = SimpleQueue()
         self._thread_pid = 0
-        self._closed = False
-        self._idle = False  # the thread waits for a body with no deadline to wake it
+        self._starting = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         sock = environ.get("gunicorn.socket")
@@ -150,49 +151,26 @@ class BodyDeadline:
             body.cancel()
 
     def watch(self, body: DeadlineInput) -> DeadlineInput:
-        with self._wakeup:
-            self._drop_done()
-            self._queue.append(body)
-            # A sleeping thread wakes at an earlier deadline; waking it on every request
-            # would hand the GIL over twice a request.
-            if self._idle:
-                self._wakeup.notify()
+        self._queue.put(body)
+        with self._starting:
             if self._thread_pid != os.getpid():
                 self._thread_pid = os.getpid()
                 threading.Thread(target=self._run, name="body-deadline", daemon=True).start()
         return body
 
     def close(self) -> None:
-        """Let the thread end."""
-        with self._wakeup:
-            self._closed = True
-            self._wakeup.notify()
-
-    def _drop_done(self) -> None:
-        while self._queue and self._queue[0].done:
-            self._queue.popleft()
+        """Let the thread end once the deadlines queued before are past."""
+        self._queue.put(None)
 
     def _run(self) -> None:
-        with self._wakeup:
-            while not self._closed:
-                self._drop_done()
-                if not self._queue:
-                    self._idle = True
-                    self._wakeup.wait()
-                    self._idle = False
-                    continue
-                wait = self._queue[0].deadline - time.monotonic()
-                if wait > 0:
-                    self._wakeup.wait(wait)
-                else:
-                    self._queue.popleft().fire()
+        while (body := self._queue.get()) is not None:
+            if not body.done:
+                time.sleep(max(body.deadline - time.monotonic(), 0))
+                body.fire()
 
 
 def _content_length(environ: dict[str, Any]) -> int | None:
     """The declared body length; None when chunked, 0 when there is no body at all."""
     if environ.get("HTTP_TRANSFER_ENCODING", "").lower().strip().endswith("chunked"):
         return None
-    try:
-        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
-    except ValueError:
-        return 0
+    return get_content_length(environ) or 0
