@@ -10,6 +10,7 @@ import os
 import socket
 import threading
 import time
+import weakref
 from queue import SimpleQueue
 from typing import Any, Callable, Iterable, Iterator
 
@@ -122,7 +123,8 @@ class BodyDeadline:
 
     One thread per process fires the deadlines (one per request cost more than the rest of
     /invoke); every deadline is as far off, so the queue is in deadline order and the thread
-    sleeps only for a body still unread, never woken by the request that finishes it."""
+    sleeps only for a body still unread, never woken by the request that finishes it; the
+    queue holds weak references, so a finished request's objects are freed at once."""
 
     def __init__(self, wsgi_app: Callable[[dict, StartResponse], Iterable[bytes]],
                  seconds: float) -> None:
@@ -130,7 +132,7 @@ class BodyDeadline:
             raise ValueError("BODY_TIMEOUT_SECONDS must be positive")
         self.wsgi_app = wsgi_app
         self.seconds = seconds
-        self._queue: SimpleQueue[DeadlineInput | None] = SimpleQueue()
+        self._queue: SimpleQueue[weakref.ref[DeadlineInput] | None] = SimpleQueue()
         self._thread_pid = 0
         self._starting = threading.Lock()
 
@@ -151,7 +153,7 @@ class BodyDeadline:
             body.cancel()
 
     def watch(self, body: DeadlineInput) -> DeadlineInput:
-        self._queue.put(body)
+        self._queue.put(weakref.ref(body))
         with self._starting:
             if self._thread_pid != os.getpid():
                 self._thread_pid = os.getpid()
@@ -163,8 +165,9 @@ class BodyDeadline:
         self._queue.put(None)
 
     def _run(self) -> None:
-        while (body := self._queue.get()) is not None:
-            if not body.done:
+        while (watched := self._queue.get()) is not None:
+            body = watched()  # None once its request has ended
+            if body is not None and not body.done:
                 time.sleep(max(body.deadline - time.monotonic(), 0))
                 body.fire()
 
