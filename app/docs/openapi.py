@@ -40,13 +40,6 @@ def _ref(component: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{component}"}
 
 
-def _replace(prop: dict[str, Any], schema: dict[str, Any]) -> None:
-    """`prop` becomes `schema`, keeping its description."""
-    description = prop.get("description")
-    prop.clear()
-    prop.update({**schema, "description": description})
-
-
 class _Document:
     """The operations of every route in `app`'s URL map, with the components they name; with
     `public_paths` (API keys on), every other operation may answer 401."""
@@ -70,15 +63,17 @@ class _Document:
             # client tries the typed ones first.
             results.append({"type": "object"})
         # anyOf, not oneOf: two algorithms' results may fit each other's schema.
-        _replace(self._property("InvokeResponse", "result"),
-                 results[0] if len(results) == 1 else {"anyOf": results})
+        self._retype("InvokeResponse", "result",
+                     results[0] if len(results) == 1 else {"anyOf": results})
         for component in ("JobCreateResponse", "JobStatusResponse"):
-            _replace(self._property(component, "status"), _ref("JobStatus"))
-        _replace(self._property("JobStatusResponse", "webhook_status"),
-                 {"anyOf": [_ref("WebhookStatus"), {"type": "null"}]})
+            self._retype(component, "status", _ref("JobStatus"))
+        self._retype("JobStatusResponse", "webhook_status",
+                     {"anyOf": [_ref("WebhookStatus"), {"type": "null"}]})
 
-    def _property(self, component: str, name: str) -> dict[str, Any]:
-        return self.spec.components.schemas[component]["properties"][name]
+    def _retype(self, component: str, name: str, schema: dict[str, Any]) -> None:
+        """The property becomes `schema`, keeping its description."""
+        properties = self.spec.components.schemas[component]["properties"]
+        properties[name] = {**schema, "description": properties[name].get("description")}
 
     def _algorithm_components(self, default: str) -> list[str]:
         """Each algorithm's params (the default's as InvokeRequest; one component per
