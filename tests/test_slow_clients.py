@@ -122,23 +122,19 @@ def test_a_body_that_arrives_in_time_keeps_the_connection(slow_service):
     assert healthz_answers(slow_service)
 
 
-def deadline_input(sock: socket.socket, seconds: float) -> DeadlineInput:
-    return DeadlineInput(io.BytesIO(), sock, None, seconds)
-
-
-def test_the_watcher_fires_only_uncancelled_alarms_and_its_thread_stays_until_closed():
+def test_the_watcher_fires_only_for_unread_bodies_and_its_thread_stays_until_closed():
     watcher = BodyDeadline(lambda environ, start_response: [], 0.05)
     left, right = socket.socketpair()
     spare_left, spare_right = socket.socketpair()
     try:
-        kept = watcher.watch(deadline_input(spare_left, 0.05))
+        kept = watcher.watch(io.BytesIO(), spare_left, None)
         kept.cancel()
-        cut = watcher.watch(deadline_input(left, 0.05))
-        wait_for(lambda: cut.fired, timeout=5, message="the alarm to fire")
+        cut = watcher.watch(io.BytesIO(), left, None)
+        wait_for(lambda: cut.fired, timeout=5, message="the deadline to fire")
         assert left.recv(1) == b""  # read side shut: a blocked recv would return at once
         assert not kept.fired
-        again = watcher.watch(deadline_input(left, 0.05))  # the idle thread wakes for a new alarm
-        wait_for(lambda: again.fired, timeout=5, message="the second alarm to fire")
+        again = watcher.watch(io.BytesIO(), left, None)  # the idle thread wakes for a new body
+        wait_for(lambda: again.fired, timeout=5, message="the second deadline to fire")
         assert [t.name for t in threading.enumerate()].count("body-deadline") == 1
         watcher.close()
         wait_for(lambda: not any(t.name == "body-deadline" for t in threading.enumerate()),
@@ -148,14 +144,14 @@ def test_the_watcher_fires_only_uncancelled_alarms_and_its_thread_stays_until_cl
             sock.close()
 
 
-def test_a_cancelled_alarm_leaves_the_socket_alone():
+def test_a_body_read_in_time_leaves_the_socket_alone():
     left, right = socket.socketpair()
     try:
-        alarm = deadline_input(left, 0)
-        alarm.cancel()
-        alarm.fire()
+        body = DeadlineInput(io.BytesIO(), left, None, 0)
+        body.cancel()
+        body.fire()
         right.sendall(b"x")
-        assert not alarm.fired and left.recv(1) == b"x"
+        assert not body.fired and left.recv(1) == b"x"
     finally:
         left.close()
         right.close()

@@ -142,8 +142,7 @@ class BodyDeadline:
         if (sock is None or content_length == 0
                 or not environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1")):
             return self.wsgi_app(environ, start_response)
-        body = environ["wsgi.input"] = self.watch(
-            DeadlineInput(environ["wsgi.input"], sock, content_length, self.seconds))
+        body = environ["wsgi.input"] = self.watch(environ["wsgi.input"], sock, content_length)
         try:
             response = self.wsgi_app(environ, start_response)
             if not body.done:  # the body was not read to its end
@@ -152,7 +151,8 @@ class BodyDeadline:
         finally:
             body.cancel()
 
-    def watch(self, body: DeadlineInput) -> DeadlineInput:
+    def watch(self, stream: Any, sock: socket.socket, content_length: int | None) -> DeadlineInput:
+        body = DeadlineInput(stream, sock, content_length, self.seconds)
         self._queue.put(weakref.ref(body))
         with self._starting:
             if self._thread_pid != os.getpid():
