@@ -2,8 +2,9 @@
 
 gunicorn's gthread worker reads a body with no limit, and a socket timeout restarts on
 every recv(). When BODY_TIMEOUT_SECONDS from the head run out, a watcher thread shuts the
-socket's read side: 408. A body that cannot be framed is a 400; both, and any body left
-unread (gunicorn would read it with no deadline), close the connection ("Slow clients")."""
+socket's read side: 408. A body that cannot be framed is a 400. A body not read to its end
+(cut short, malformed, or left unread: gunicorn would read it with no deadline) closes the
+connection ("Slow clients")."""
 from __future__ import annotations
 
 import os
@@ -104,7 +105,6 @@ class DeadlineInput:
         return data
 
     def _timeout(self) -> ApiError:
-        close_connection()
         return ApiError(408, "REQUEST_TIMEOUT",
                         f"request body did not arrive within {self._seconds:g} seconds",
                         {"body_timeout_seconds": self._seconds})
@@ -112,7 +112,6 @@ class DeadlineInput:
     @staticmethod
     def _malformed(reason: str) -> InvalidInput:
         """A bad chunk, or a body short of its Content-Length: never run on part of a body."""
-        close_connection()
         return InvalidInput("request body is not valid HTTP framing", field="body",
                             reason=reason[:200])
 
@@ -145,7 +144,7 @@ class BodyDeadline:
         body = environ["wsgi.input"] = self.watch(environ["wsgi.input"], sock, content_length)
         try:
             response = self.wsgi_app(environ, start_response)
-            if not body.done:  # the body was not read to its end
+            if not body.done:
                 close_connection()
             return response
         finally:
