@@ -5,11 +5,13 @@ headers, then one body byte at a time, far too slowly, as the attack in issue 17
 """
 from __future__ import annotations
 
+import gc
 import io
 import json
 import socket
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +144,26 @@ def test_the_watcher_fires_only_for_unread_bodies_and_its_thread_stays_until_clo
     finally:
         for sock in (left, right, spare_left, spare_right):
             sock.close()
+
+
+def test_a_finished_body_is_freed_while_the_watcher_sleeps_on_an_earlier_one():
+    watcher = BodyDeadline(lambda environ, start_response: [], 1)
+    left, right = socket.socketpair()
+    try:
+        unread = watcher.watch(io.BytesIO(), left, None)
+        finished = watcher.watch(io.BytesIO(b"{}"), left, None)
+        assert finished.read() == b"{}" and finished.read() == b"" and finished.done
+        freed = weakref.ref(finished)
+        del finished
+        gc.collect()
+        assert freed() is None
+        wait_for(lambda: unread.fired, timeout=5, message="the unread body's deadline to fire")
+        watcher.close()
+        wait_for(lambda: not any(t.name == "body-deadline" for t in threading.enumerate()),
+                 timeout=5, message="the watcher thread to end")
+    finally:
+        left.close()
+        right.close()
 
 
 def test_a_body_read_in_time_leaves_the_socket_alone():
