@@ -8,12 +8,10 @@ from typing import Any, Callable, Mapping
 
 from environs import Env
 
-# How a variable's text becomes a value: an environs parser, called as parse(env, NAME).
-Parse = Callable[[Env, str], Any]
-
-
-def setting(default: Any, parse: Parse = Env.str, *, secret: bool = False) -> Any:
-    """A field read by `parse` from its variable; a secret one is kept out of the repr."""
+def setting(default: Any, parse: Callable[[Env, str], Any] = Env.str, *,
+            secret: bool = False) -> Any:
+    """A field its variable sets through `parse(env, NAME)`, an environs parser; a secret one
+    is kept out of the repr."""
     return field(default=default, repr=not secret, metadata={"parse": parse})
 
 
