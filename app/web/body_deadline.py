@@ -1,10 +1,6 @@
 """A deadline for the request body: a client that sends it too slowly gets 408, not a thread.
-
-gunicorn's gthread worker reads a body with no limit, and a socket timeout restarts on
-every recv(). When BODY_TIMEOUT_SECONDS from the head run out, a watcher thread shuts the
-socket's read side: 408. A body that cannot be framed is a 400. A body not read to its end
-(cut short, malformed, or left unread: gunicorn would read it with no deadline) closes the
-connection ("Slow clients")."""
+gunicorn's gthread worker reads a body with no limit, and a socket timeout restarts on every
+recv(), so a watcher thread shuts the socket's read side instead (README, "Slow clients")."""
 from __future__ import annotations
 
 import os
@@ -117,13 +113,12 @@ class DeadlineInput:
 
 
 class BodyDeadline:
-    """WSGI middleware: a deadline on every HTTP/1 request body gunicorn serves; nothing
-    without `gunicorn.socket` (the test client) or for HTTP/2, whose streams share a socket.
+    """WSGI middleware: a deadline on every HTTP/1 request body gunicorn serves (not HTTP/2,
+    whose streams share a socket); a body not read to its end closes the connection.
 
     One thread per process fires the deadlines (one per request cost more than the rest of
-    /invoke); every deadline is as far off, so the queue is in deadline order and the thread
-    sleeps only for a body still unread, never woken by the request that finishes it; the
-    queue holds weak references, so a finished request's objects are freed at once."""
+    /invoke). Every deadline is as far off, so the queue is in deadline order; it holds weak
+    references, so a finished request is freed while the thread sleeps on an earlier one."""
 
     def __init__(self, wsgi_app: Callable[[dict, StartResponse], Iterable[bytes]],
                  seconds: float) -> None:
@@ -144,7 +139,7 @@ class BodyDeadline:
         body = environ["wsgi.input"] = self.watch(environ["wsgi.input"], sock, content_length)
         try:
             response = self.wsgi_app(environ, start_response)
-            if not body.done:
+            if not body.done:  # gunicorn would read the rest with no deadline
                 close_connection()
             return response
         finally:
