@@ -8,12 +8,10 @@ from typing import Any, Callable, Mapping
 
 from environs import Env
 
-# How a variable's text becomes a value: an environs parser, called as parse(env, NAME).
-Parse = Callable[[Env, str], Any]
-
-
-def setting(default: Any, parse: Parse = Env.str, *, secret: bool = False) -> Any:
-    """A field read by `parse` from its variable; a secret one is kept out of the repr."""
+def setting(default: Any, parse: Callable[[Env, str], Any] = Env.str, *,
+            secret: bool = False) -> Any:
+    """A field its variable sets through `parse(env, NAME)`, an environs parser; a secret one
+    is kept out of the repr."""
     return field(default=default, repr=not secret, metadata={"parse": parse})
 
 
@@ -47,7 +45,6 @@ class Settings:
     max_content_length: int = setting(1024 * 1024, Env.int)
     default_algorithm: str = setting("PrimeChecker")
     redis_url: str | None = setting(None)
-    # For rediss:// on hosted Redis with self-signed certificates: "none".
     redis_ssl_cert_reqs: str | None = setting(None)
     job_timeout_seconds: float = setting(600.0, Env.float)
     job_ttl_seconds: float = setting(3600.0, Env.float)
@@ -63,25 +60,20 @@ class Settings:
     webhook_allowed_hosts: frozenset[str] = setting(frozenset(), _host_names)
     webhook_secret: str | None = setting(None, secret=True)
     extra_algorithms: tuple[str, ...] = setting((), _items)
-    # Hardening (app/web/auth.py, app/web/limits.py). No keys: no authentication.
     api_keys: frozenset[str] = setting(frozenset(), _names, secret=True)
     metrics_public: bool = setting(True, Env.bool)
-    # Unset: GUNICORN_THREADS (see from_env), whose default in gunicorn.conf.py is 8.
     max_inflight_invoke: int = setting(8, Env.int)
     max_params_bytes: int = setting(64 * 1024, Env.int)
-    # Scale-out workers (app/worker.py): jobs before a process is replaced; lost-job sweeps.
     worker_max_jobs: int = setting(1000, Env.int)
     worker_sweep_seconds: float = setting(2.0, Env.float)
-    # Edges of the HTTP layer (app/web/body_deadline.py, app/webhooks/address_policy.py).
     body_timeout_seconds: float = setting(10.0, Env.float)
-    # Peers whose X-Forwarded-For names the client (app/web/client_address.py); gunicorn
-    # reads the same variable for X-Forwarded-Proto.
     forwarded_allow_ips: tuple[str, ...] = setting(("127.0.0.1", "::1"), _items)
     webhook_dns_timeout_seconds: float = setting(3.0, Env.float)
 
     @classmethod
     def from_env(cls) -> Settings:
-        """Each field from the variable of its name in capitals; unset or blank: the default."""
+        """Each field from the variable of its name in capitals; unset or blank: the default.
+        MAX_INFLIGHT_INVOKE, unset, is GUNICORN_THREADS (gunicorn.conf.py's default is 8)."""
         env = Env()
         values = {setting.name: setting.metadata["parse"](env, setting.name.upper())
                   for setting in fields(cls) if _is_set(setting.name.upper())}

@@ -5,17 +5,20 @@ headers, then one body byte at a time, far too slowly, as the attack in issue 17
 """
 from __future__ import annotations
 
+import gc
+import io
 import json
 import socket
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import requests
 
-from app.web.body_deadline import Alarm, Watcher
+from app.web.body_deadline import BodyDeadline, DeadlineInput
 from tests.servers import Service, wait_for
 
 THREADS = 2
@@ -121,19 +124,19 @@ def test_a_body_that_arrives_in_time_keeps_the_connection(slow_service):
     assert healthz_answers(slow_service)
 
 
-def test_the_watcher_fires_only_uncancelled_alarms_and_its_thread_stays_until_closed():
-    watcher = Watcher(0.05)
+def test_the_watcher_fires_only_for_unread_bodies_and_its_thread_stays_until_closed():
+    watcher = BodyDeadline(lambda environ, start_response: [], 0.05)
     left, right = socket.socketpair()
     spare_left, spare_right = socket.socketpair()
     try:
-        kept = watcher.arm(spare_left)
+        kept = watcher.watch(io.BytesIO(), spare_left, None)
         kept.cancel()
-        cut = watcher.arm(left)
-        wait_for(lambda: cut.fired, timeout=5, message="the alarm to fire")
+        cut = watcher.watch(io.BytesIO(), left, None)
+        wait_for(lambda: cut.fired, timeout=5, message="the deadline to fire")
         assert left.recv(1) == b""  # read side shut: a blocked recv would return at once
         assert not kept.fired
-        again = watcher.arm(left)  # the idle thread wakes for a new alarm
-        wait_for(lambda: again.fired, timeout=5, message="the second alarm to fire")
+        again = watcher.watch(io.BytesIO(), left, None)  # the idle thread wakes for a new body
+        wait_for(lambda: again.fired, timeout=5, message="the second deadline to fire")
         assert [t.name for t in threading.enumerate()].count("body-deadline") == 1
         watcher.close()
         wait_for(lambda: not any(t.name == "body-deadline" for t in threading.enumerate()),
@@ -143,14 +146,34 @@ def test_the_watcher_fires_only_uncancelled_alarms_and_its_thread_stays_until_cl
             sock.close()
 
 
-def test_a_cancelled_alarm_leaves_the_socket_alone():
+def test_a_finished_body_is_freed_while_the_watcher_sleeps_on_an_earlier_one():
+    watcher = BodyDeadline(lambda environ, start_response: [], 1)
     left, right = socket.socketpair()
     try:
-        alarm = Alarm(left, time.monotonic())
-        alarm.cancel()
-        alarm.fire()
+        unread = watcher.watch(io.BytesIO(), left, None)
+        finished = watcher.watch(io.BytesIO(b"{}"), left, None)
+        assert finished.read() == b"{}" and finished.read() == b"" and finished.done
+        freed = weakref.ref(finished)
+        del finished
+        gc.collect()
+        assert freed() is None
+        wait_for(lambda: unread.fired, timeout=5, message="the unread body's deadline to fire")
+        watcher.close()
+        wait_for(lambda: not any(t.name == "body-deadline" for t in threading.enumerate()),
+                 timeout=5, message="the watcher thread to end")
+    finally:
+        left.close()
+        right.close()
+
+
+def test_a_body_read_in_time_leaves_the_socket_alone():
+    left, right = socket.socketpair()
+    try:
+        body = DeadlineInput(io.BytesIO(), left, None, 0)
+        body.cancel()
+        body.fire()
         right.sendall(b"x")
-        assert not alarm.fired and left.recv(1) == b"x"
+        assert not body.fired and left.recv(1) == b"x"
     finally:
         left.close()
         right.close()

@@ -40,31 +40,15 @@ def _ref(component: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{component}"}
 
 
-def _responses(documented: Operation) -> dict[str, Any]:
-    """A component name is a JSON body; an inline schema is a body of the operation's type."""
-    responses = {}
-    for status, (schema, description) in documented.responses.items():
-        if isinstance(schema, str):
-            content = {JSON: {"schema": _ref(schema)}}
-        else:
-            content = {documented.content_type: {"schema": schema}}
-        responses[str(status)] = {"description": description, "content": content}
-    return responses
-
-
-def _replace(prop: dict[str, Any], schema: dict[str, Any]) -> None:
-    """`prop` becomes `schema`, keeping its description."""
-    description = prop.get("description")
-    prop.clear()
-    prop.update({**schema, "description": description})
-
-
 class _Document:
-    """The operations of every route in `app`'s URL map, with the components they name."""
+    """The operations of every route in `app`'s URL map, with the components they name; with
+    `public_paths` (API keys on), every other operation may answer 401."""
 
-    def __init__(self, spec: APISpec, algorithms: Mapping[str, Algorithm], default: str) -> None:
+    def __init__(self, spec: APISpec, algorithms: Mapping[str, Algorithm], default: str,
+                 public_paths: frozenset[str] | None) -> None:
         self.spec = spec
         self.algorithms = algorithms
+        self.public_paths = public_paths
         self.params_components = self._algorithm_components(default)
         self._typed_properties()
 
@@ -79,15 +63,17 @@ class _Document:
             # client tries the typed ones first.
             results.append({"type": "object"})
         # anyOf, not oneOf: two algorithms' results may fit each other's schema.
-        _replace(self._property("InvokeResponse", "result"),
-                 results[0] if len(results) == 1 else {"anyOf": results})
+        self._retype("InvokeResponse", "result",
+                     results[0] if len(results) == 1 else {"anyOf": results})
         for component in ("JobCreateResponse", "JobStatusResponse"):
-            _replace(self._property(component, "status"), _ref("JobStatus"))
-        _replace(self._property("JobStatusResponse", "webhook_status"),
-                 {"anyOf": [_ref("WebhookStatus"), {"type": "null"}]})
+            self._retype(component, "status", _ref("JobStatus"))
+        self._retype("JobStatusResponse", "webhook_status",
+                     {"anyOf": [_ref("WebhookStatus"), {"type": "null"}]})
 
-    def _property(self, component: str, name: str) -> dict[str, Any]:
-        return self.spec.components.schemas[component]["properties"][name]
+    def _retype(self, component: str, name: str, schema: dict[str, Any]) -> None:
+        """The property becomes `schema`, keeping its description."""
+        properties = self.spec.components.schemas[component]["properties"]
+        properties[name] = {**schema, "description": properties[name].get("description")}
 
     def _algorithm_components(self, default: str) -> list[str]:
         """Each algorithm's params (the default's as InvokeRequest; one component per
@@ -111,11 +97,12 @@ class _Document:
                 raise LookupError(f"route {rule.rule} ({rule.endpoint}) has no @operation")
             if documented == NOT_AN_OPERATION:
                 continue
-            operations = {method.lower(): self._operation(rule, documented)
+            path = route_template(rule.rule)
+            operations = {method.lower(): self._operation(path, rule, documented)
                           for method in sorted(rule.methods - UNDOCUMENTED_METHODS)}
-            self.spec.path(route_template(rule.rule), operations=operations)
+            self.spec.path(path, operations=operations)
 
-    def _operation(self, rule: Rule, documented: Operation) -> dict[str, Any]:
+    def _operation(self, path: str, rule: Rule, documented: Operation) -> dict[str, Any]:
         result: dict[str, Any] = {"tags": [documented.tag], "summary": documented.summary,
                                   "operationId": documented.operation_id}
         if documented.description:
@@ -127,8 +114,23 @@ class _Document:
         if documented.request is not None:
             result["requestBody"] = {"required": True,
                                      "content": {JSON: {"schema": self._request(documented)}}}
-        result["responses"] = _responses(documented)
+        responses = dict(documented.responses)
+        if self.public_paths is not None and path not in self.public_paths:
+            envelope = "JobErrorResponse" if path.startswith(JOBS_PATH_PREFIX) else "ErrorResponse"
+            responses[401] = (envelope, "缺少或无效的 API key (WWW-Authenticate: Bearer)")
+        result["responses"] = {str(status): {"description": description,
+                                             "content": self._content(schema, documented)}
+                               for status, (schema, description) in responses.items()}
+        if self.public_paths is not None and path in self.public_paths:
+            result["security"] = []
         return result
+
+    @staticmethod
+    def _content(schema: str | dict[str, Any], documented: Operation) -> dict[str, Any]:
+        """A component name is a JSON body; an inline schema is a body of the operation's type."""
+        if isinstance(schema, str):
+            return {JSON: {"schema": _ref(schema)}}
+        return {documented.content_type: {"schema": schema}}
 
     def _path_parameter(self, name: str, documented: Operation) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "string"}
@@ -154,21 +156,6 @@ SECURITY_SCHEMES = {
 }
 
 
-def _require_api_keys(document: dict[str, Any], public_paths: frozenset[str]) -> None:
-    """Either scheme on every operation outside `public_paths`, which get `security: []`."""
-    document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
-    document["security"] = [{name: []} for name in SECURITY_SCHEMES]
-    for path, operations in document["paths"].items():
-        envelope = "JobErrorResponse" if path.startswith(JOBS_PATH_PREFIX) else "ErrorResponse"
-        for operation in operations.values():
-            if path in public_paths:
-                operation["security"] = []
-            else:
-                operation["responses"]["401"] = {
-                    "description": "缺少或无效的 API key (WWW-Authenticate: Bearer)",
-                    "content": {JSON: {"schema": _ref(envelope)}}}
-
-
 def build_spec(app: Flask, algorithms: Mapping[str, Algorithm], default_algorithm: str,
                public_paths: frozenset[str] | None = None) -> dict[str, Any]:
     """The whole document; with `public_paths` (API keys on), every other operation needs a key."""
@@ -179,8 +166,9 @@ def build_spec(app: Flask, algorithms: Mapping[str, Algorithm], default_algorith
     for schema in (ErrorResponse, JobErrorResponse, InvokeResponse, AlgorithmList, HealthResponse,
                    ReadinessResponse, JobRequest, JobCreateResponse, JobStatusResponse):
         spec.components.schema(schema.__name__, schema=schema)
-    _Document(spec, algorithms, default_algorithm).add_routes(app)
-    document = spec.to_dict()
-    if public_paths is not None:
-        _require_api_keys(document, public_paths)
-    return document
+    _Document(spec, algorithms, default_algorithm, public_paths).add_routes(app)
+    if public_paths is None:
+        return spec.to_dict()
+    for name, scheme in SECURITY_SCHEMES.items():
+        spec.components.security_scheme(name, scheme)
+    return {**spec.to_dict(), "security": [{name: []} for name in SECURITY_SCHEMES]}

@@ -40,6 +40,8 @@ def body_errors(envelope: str) -> dict[int, tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Operation:
+    """A view's OpenAPI operation; as the view's decorator, it attaches itself."""
+
     tag: str
     summary: str
     operation_id: str
@@ -51,26 +53,18 @@ class Operation:
     path_descriptions: dict[str, str] = field(default_factory=dict)
     content_type: str = JSON  # of the responses
 
-
-def operation(tag: str, summary: str, operation_id: str,
-              responses: dict[int, tuple[str | dict[str, Any], str]],
-              **details: Any) -> Callable[[View], View]:
-    """Attach the view's OpenAPI operation."""
-    documented = Operation(tag, summary, operation_id, responses, **details)
-
-    def attach(view: View) -> View:
-        setattr(view, ATTRIBUTE, documented)
+    def __call__(self, view: View) -> View:
+        setattr(view, ATTRIBUTE, self)
         return view
 
-    return attach
 
-
-# What `not_an_operation` attaches: a route served on purpose but no part of the API.
+operation = Operation
 NOT_AN_OPERATION = "not an API operation"
 
 
 def not_an_operation(view: View) -> View:
-    """Leave a route out of the document on purpose (the docs pages' static files)."""
+    """Leave a route out of the document on purpose: served, but no part of the API (the docs
+    pages' static files)."""
     setattr(view, ATTRIBUTE, NOT_AN_OPERATION)
     return view
 

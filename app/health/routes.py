@@ -8,12 +8,11 @@ from typing import Callable
 from flask import Blueprint, Flask, Response, jsonify
 from prometheus_client import generate_latest
 from prometheus_flask_exporter import PrometheusMetrics
-from werkzeug.routing import Map
 
 from app.docs.operations import operation
 from app.extensions import EXTENSION_KEY, Scaffold, scaffold
 from app.health.schemas import HealthResponse, ReadinessResponse
-from app.observability.metrics import UNMATCHED, Metrics, route_template
+from app.observability.metrics import Metrics, route_template
 
 EXPORTER_ENDPOINT = "prometheus_metrics"  # the name the exporter gives its view
 AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})  # Flask adds these to every route
@@ -62,17 +61,8 @@ def register_metrics_route(app: Flask, metrics: Metrics) -> None:
     # service_ready{check}: what /readyz would answer now, for alerts and dashboards.
     metrics.sources.append(lambda: [("service_ready", {"check": name}, float(_passes(name, check)))
                                     for name, check in services.readiness_checks.items()])
-    metrics.start_at_zero(known_routes(app.url_map), services.algorithms)
-
-
-def known_routes(url_map: Map) -> dict[str, set[str]]:
-    """Route template -> the methods its view declares; `unmatched` with every one of them."""
-    routes: dict[str, set[str]] = {}
-    for rule in url_map.iter_rules():
-        routes.setdefault(route_template(rule.rule), set()).update(
-            (rule.methods or set()) - AUTOMATIC_METHODS)
-    routes[UNMATCHED] = set().union(*routes.values())
-    return routes
+    metrics.start_at_zero([(route_template(rule.rule), (rule.methods or set()) - AUTOMATIC_METHODS)
+                           for rule in app.url_map.iter_rules()], services.algorithms)
 
 
 class MetricsExporter(PrometheusMetrics):

@@ -19,6 +19,7 @@ ACCESS_LOGGER = "app.access"
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 # Attributes every LogRecord has; anything else was passed with `extra=` and is logged.
 _STANDARD_ATTRS = frozenset({*logging.makeLogRecord({}).__dict__, "message", "asctime", "taskName"})
+_dumps = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 class JsonFormatter(logging.Formatter):
@@ -34,21 +35,14 @@ class JsonFormatter(logging.Formatter):
         return _dumps(entry)
 
 
-def _dumps(entry: dict[str, Any]) -> str:
-    return json.dumps(entry, ensure_ascii=False, default=str)
-
-
 def _timestamp(created: float) -> str:
-    seconds = int(created)
-    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-    return f"{whole}.{int((created - seconds) * 1000):03d}Z"
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+    return f"{whole}.{int(created % 1 * 1000):03d}Z"
 
 
 class StderrLines:
     """Lines appended from any thread, written together every FLUSH_SECONDS by one thread
-    per process: a write() per line, under the logging handler's lock, made request
-    threads queue on that lock. What is left is written at exit and by
-    `logging.shutdown()`; only a SIGKILL loses lines, at most FLUSH_SECONDS' worth."""
+    per process, so request threads never queue on a lock to write (README, "Logs")."""
 
     FLUSH_SECONDS = 0.1
 
@@ -59,15 +53,19 @@ class StderrLines:
         os.register_at_fork(after_in_child=self._forget_parent)
 
     def _forget_parent(self) -> None:
-        """A forked child leaves the parent's lines to the parent, and takes a new lock: the
-        parent's flusher may have held this one at the fork."""
+        """A forked child leaves the parent's lines to the parent; the parent's flusher may
+        have held the lock at the fork."""
         self._lines: deque[str] = deque()  # appending needs no lock
         self._lock = threading.Lock()  # one writer at a time, so lines keep their order
         self._flushing = False  # whether this process's flusher thread runs
 
     def append(self, line: str) -> None:
-        if not self._flushing:
-            self._start_flusher()
+        if not self._flushing:  # this process's first line: start its flusher, once
+            with self._lock:
+                if not self._flushing:
+                    self._flushing = True
+                    threading.Thread(target=self._flush_periodically, name="log-flusher",
+                                     daemon=True).start()
         self._lines.append(line + "\n")
 
     def flush(self) -> None:
@@ -80,13 +78,6 @@ class StderrLines:
                 except OSError:  # stderr closed or full: logging must never break a request
                     return
 
-    def _start_flusher(self) -> None:
-        with self._lock:
-            if not self._flushing:
-                self._flushing = True
-                threading.Thread(target=self._flush_periodically, name="log-flusher",
-                                 daemon=True).start()
-
     def _flush_periodically(self) -> None:
         while True:
             time.sleep(self.FLUSH_SECONDS)
@@ -97,9 +88,8 @@ STDERR = StderrLines(fd=2)
 
 
 class BufferedStderrHandler(logging.Handler):
-    """gunicorn's web processes' handler (gunicorn.conf.py): lines go to `STDERR`, WARNING
-    and above written at once with what came before them. Not for processes that end in
-    `os._exit` without `logging.shutdown()`."""
+    """gunicorn's web processes' handler: WARNING and above written at once with the lines
+    before them. Not for processes that end in `os._exit` without `logging.shutdown()`."""
 
     def handle(self, record: logging.LogRecord) -> bool:
         """`Handler.handle` without its lock: emitting is an append."""
@@ -121,18 +111,15 @@ class BufferedStderrHandler(logging.Handler):
 
 
 def access_line(request_id: str, fields: dict[str, Any]) -> None:
-    """The per-request INFO line of logger `app.access`, straight to `STDERR`: the JSON a
-    `logging` call would give, without the LogRecord and handler dispatch it costs."""
+    """The JSON line a `logging` call to `app.access` would give, without its LogRecord."""
     STDERR.append(_dumps({"ts": _timestamp(time.time()), "level": "INFO", "logger": ACCESS_LOGGER,
                           "message": "request", "pid": os.getpid(), "request_id": request_id,
                           **fields}))
 
 
 def configure_logging(level: str) -> None:
-    """Send the root logger's records to stderr as JSON lines (idempotent).
-
-    Added beside the root's other handlers, not in their place: a host's own (pytest's
-    caplog, an embedding application's) keep receiving the records."""
+    """Send the root logger's records to stderr as JSON lines (idempotent), beside the
+    root's other handlers (pytest's caplog, an embedding application's)."""
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)

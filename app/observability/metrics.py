@@ -6,7 +6,7 @@ import os
 import re
 from collections import defaultdict
 from itertools import product
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client import disable_created_metrics
@@ -54,8 +54,7 @@ def queue_samples(depth: int, oldest_created_at: float | None, now: float) -> li
 
 
 class Metrics:
-    """One set of metric objects in their own registry (one per app or worker process),
-    and the collector of /metrics (`exposition`)."""
+    """One app's or worker's metric objects in their own registry, and the /metrics collector."""
 
     def __init__(self) -> None:
         if multiprocess_enabled() and values.ValueClass is values.MutexValue:
@@ -92,10 +91,11 @@ class Metrics:
         self.exposition = CollectorRegistry(auto_describe=False)
         self.exposition.register(self)
 
-    def start_at_zero(self, routes: Mapping[str, Iterable[str]], algorithms: Iterable[str]) -> None:
-        """Create every series the service can name, at 0: a series that appears with its
-        first increment hides that increment from `rate()` (Prometheus's guidance)."""
-        for endpoint, methods in routes.items():
+    def start_at_zero(self, routes: list[tuple[str, set[str]]], algorithms: Iterable[str]) -> None:
+        """Every series the service can name, at 0 (`unmatched` with every route's methods): a
+        series that appears with its first increment hides it from `rate()` (Prometheus)."""
+        unmatched = set().union(*(methods for _, methods in routes))
+        for endpoint, methods in [*routes, (UNMATCHED, unmatched)]:
             for method in methods:
                 self.http_duration.labels(method, endpoint)
                 for outcome in ("error",) if endpoint == UNMATCHED else OUTCOMES:
@@ -123,9 +123,8 @@ class Metrics:
         return family.labels(*labels)
 
     def collect(self) -> Iterator[Metric]:
-        """The /metrics body: every declared family, listed even when empty, each series
-        summed over this process (under gunicorn, every worker's multiprocess files) and
-        the scrape-time sources (the RQ workers' figures in Redis, the queue, readiness)."""
+        """Every declared family, listed even when empty, each series summed over this process
+        (or every gunicorn worker's files) and the scrape-time sources (README, "Metrics")."""
         recorded = MultiProcessCollector(None) if multiprocess_enabled() else self.registry
         samples = [s[:3] for family in recorded.collect() for s in family.samples]
         samples += [s for source in self.sources for s in source()]

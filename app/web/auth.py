@@ -45,10 +45,6 @@ def client_id() -> str:
     return g.get("api_client", "")
 
 
-def unauthorized(message: str) -> ApiError:
-    return ApiError(401, "UNAUTHORIZED", message, headers={"WWW-Authenticate": "Bearer"})
-
-
 def register_auth(app: Flask, settings: Settings) -> None:
     """Require a key on every non-public route when `API_KEYS` is set; otherwise nothing."""
     open_paths = public_paths(settings)
@@ -66,11 +62,10 @@ def register_auth(app: Flask, settings: Settings) -> None:
         if authorization[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX:
             keys.insert(0, authorization[len(BEARER_PREFIX):].strip())
         keys = [key for key in keys if key]
-        if not keys:
-            raise unauthorized(f"an API key is required: send Authorization: Bearer <key> "
-                               f"or {API_KEY_HEADER}: <key>")
         # A list, not a generator: every presented key is checked, even after a match.
         valid = [key for key in keys if matches_any(key, key_digests)]
         if not valid:
-            raise unauthorized("the API key is not valid")
+            raise ApiError(401, "UNAUTHORIZED", "the API key is not valid" if keys else
+                           f"an API key is required: send Authorization: Bearer <key> "
+                           f"or {API_KEY_HEADER}: <key>", headers={"WWW-Authenticate": "Bearer"})
         g.api_client = fingerprint(valid[0]).hex()

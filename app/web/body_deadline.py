@@ -1,17 +1,17 @@
 """A deadline for the request body: a client that sends it too slowly gets 408, not a thread.
-
-gunicorn's gthread worker reads a body with no limit, and a socket timeout restarts on
-every recv(). When BODY_TIMEOUT_SECONDS from the head run out, a watcher thread shuts the
-socket's read side: 408. A body that cannot be framed is a 400; both, and any body left
-unread (gunicorn would read it with no deadline), close the connection ("Slow clients")."""
+gunicorn's gthread worker reads a body with no limit, and a socket timeout restarts on every
+recv(), so a watcher thread shuts the socket's read side instead (README, "Slow clients")."""
 from __future__ import annotations
 
 import os
 import socket
 import threading
 import time
-from collections import deque
+import weakref
+from queue import SimpleQueue
 from typing import Any, Callable, Iterable, Iterator
+
+from werkzeug.wsgi import get_content_length
 
 from app.errors import InvalidInput
 from app.web.errors import ApiError
@@ -34,109 +34,37 @@ def close_connection() -> None:
         request.force_close()
 
 
-def request_timeout(seconds: float) -> ApiError:
-    close_connection()
-    return ApiError(408, "REQUEST_TIMEOUT",
-                    f"request body did not arrive within {seconds:g} seconds",
-                    {"body_timeout_seconds": seconds})
+class DeadlineInput:
+    """`wsgi.input` whose `fire`, at the deadline, shuts the socket's read side unless the body
+    was read first: 408. A body ending before its Content-Length is a 400 (gunicorn sets
+    `wsgi.input_terminated`, so Werkzeug would take it whole)."""
 
-
-def malformed_body(reason: str) -> InvalidInput:
-    """A bad chunk, or a body short of its Content-Length: never run on part of a body."""
-    close_connection()
-    return InvalidInput("request body is not valid HTTP framing", field="body",
-                        reason=reason[:200])
-
-
-class Alarm:
-    """One request's deadline: `fire` shuts the socket's read side unless cancelled first."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self.sock = sock
-        self.deadline = deadline
+    def __init__(self, stream: Any, sock: socket.socket, content_length: int | None,
+                 seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
         self.fired = False
-        self.cancelled = False
+        self.done = False  # read to its end, or let go of: the socket must be left alone
+        self._stream = stream
+        self._sock = sock
+        self._declared = content_length
+        self._left = content_length
+        self._seconds = seconds
         self._lock = threading.Lock()
 
     def cancel(self) -> None:
         with self._lock:
-            self.cancelled = True
+            self.done = True
 
     def fire(self) -> None:
         # Under the lock, so a socket is never shut after its request let go of it.
         with self._lock:
-            if self.cancelled:
+            if self.done:
                 return
             self.fired = True
             try:
-                self.sock.shutdown(socket.SHUT_RD)
+                self._sock.shutdown(socket.SHUT_RD)
             except OSError:  # the client has gone already
                 pass
-
-
-class Watcher:
-    """Fires the alarms due, from one thread per process (one per request cost more than the
-    rest of /invoke); every alarm lasts the same time, so a FIFO queue is in deadline order."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._queue: deque[Alarm] = deque()
-        self._wakeup = threading.Condition()
-        self._thread_pid = 0
-        self._closed = False
-        self._idle = False  # the thread waits for an alarm with no deadline to wake it
-
-    def arm(self, sock: socket.socket) -> Alarm:
-        alarm = Alarm(sock, time.monotonic() + self.seconds)
-        with self._wakeup:
-            self._drop_cancelled()
-            self._queue.append(alarm)
-            # A sleeping thread wakes at an earlier alarm's deadline; waking it on every
-            # request would hand the GIL over twice a request.
-            if self._idle:
-                self._wakeup.notify()
-            if self._thread_pid != os.getpid():
-                self._thread_pid = os.getpid()
-                threading.Thread(target=self._run, name="body-deadline", daemon=True).start()
-        return alarm
-
-    def close(self) -> None:
-        """Let the thread end."""
-        with self._wakeup:
-            self._closed = True
-            self._wakeup.notify()
-
-    def _drop_cancelled(self) -> None:
-        while self._queue and self._queue[0].cancelled:
-            self._queue.popleft()
-
-    def _run(self) -> None:
-        with self._wakeup:
-            while not self._closed:
-                self._drop_cancelled()
-                if not self._queue:
-                    self._idle = True
-                    self._wakeup.wait()
-                    self._idle = False
-                    continue
-                wait = self._queue[0].deadline - time.monotonic()
-                if wait > 0:
-                    self._wakeup.wait(wait)
-                else:
-                    self._queue.popleft().fire()
-
-
-class DeadlineInput:
-    """`wsgi.input` raising 408 when the alarm cut the body short, 400 when it ends before its
-    Content-Length (gunicorn sets `wsgi.input_terminated`, so Werkzeug would take it whole)."""
-
-    def __init__(self, stream: Any, alarm: Alarm, content_length: int | None,
-                 seconds: float) -> None:
-        self._stream = stream
-        self._alarm = alarm
-        self._declared = content_length
-        self._left = content_length
-        self._seconds = seconds
 
     def read(self, size: int | None = -1) -> bytes:
         return self._watched(self._stream.read, size)
@@ -145,37 +73,52 @@ class DeadlineInput:
         return self._watched(self._stream.readline, size)
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
-        return list(iter(self.readline, b""))
+        return list(self)
 
     def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
 
     def _watched(self, read: Callable[[Any], bytes], size: Any) -> bytes:
-        if self._alarm.fired:
-            raise request_timeout(self._seconds)
+        if self.fired:
+            raise self._timeout()
         try:
             data = read(size)
         except Exception as exc:
-            if self._alarm.fired:
-                raise request_timeout(self._seconds) from None
-            raise malformed_body(f"{type(exc).__name__}: {exc}" if str(exc)
-                                 else type(exc).__name__) from None
+            if self.fired:
+                raise self._timeout() from None
+            raise self._malformed(f"{type(exc).__name__}: {exc}" if str(exc)
+                                  else type(exc).__name__) from None
         if self._left is not None:
-            if not data and self._left > 0 and size != 0 and not self._alarm.fired:
-                raise malformed_body(f"the body ended after {self._declared - self._left} "
-                                     f"of its {self._declared} bytes (Content-Length)")
+            if not data and self._left > 0 and size != 0 and not self.fired:
+                raise self._malformed(f"the body ended after {self._declared - self._left} "
+                                      f"of its {self._declared} bytes (Content-Length)")
             self._left -= len(data)
         complete = not data if self._left is None else self._left <= 0
         if complete:
-            self._alarm.cancel()
-        elif self._alarm.fired:
-            raise request_timeout(self._seconds)
+            self.cancel()
+        elif self.fired:
+            raise self._timeout()
         return data
+
+    def _timeout(self) -> ApiError:
+        return ApiError(408, "REQUEST_TIMEOUT",
+                        f"request body did not arrive within {self._seconds:g} seconds",
+                        {"body_timeout_seconds": self._seconds})
+
+    @staticmethod
+    def _malformed(reason: str) -> InvalidInput:
+        """A bad chunk, or a body short of its Content-Length: never run on part of a body."""
+        return InvalidInput("request body is not valid HTTP framing", field="body",
+                            reason=reason[:200])
 
 
 class BodyDeadline:
-    """WSGI middleware: a deadline on every HTTP/1 request body gunicorn serves; nothing
-    without `gunicorn.socket` (the test client) or for HTTP/2, whose streams share a socket."""
+    """WSGI middleware: a deadline on every HTTP/1 request body gunicorn serves (not HTTP/2,
+    whose streams share a socket); a body not read to its end closes the connection.
+
+    One thread per process fires the deadlines (one per request cost more than the rest of
+    /invoke). Every deadline is as far off, so the queue is in deadline order; it holds weak
+    references, so a finished request is freed while the thread sleeps on an earlier one."""
 
     def __init__(self, wsgi_app: Callable[[dict, StartResponse], Iterable[bytes]],
                  seconds: float) -> None:
@@ -183,7 +126,9 @@ class BodyDeadline:
             raise ValueError("BODY_TIMEOUT_SECONDS must be positive")
         self.wsgi_app = wsgi_app
         self.seconds = seconds
-        self.watcher = Watcher(seconds)
+        self._queue: SimpleQueue[weakref.ref[DeadlineInput] | None] = SimpleQueue()
+        self._thread_pid = 0
+        self._starting = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         sock = environ.get("gunicorn.socket")
@@ -191,23 +136,38 @@ class BodyDeadline:
         if (sock is None or content_length == 0
                 or not environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1")):
             return self.wsgi_app(environ, start_response)
-        alarm = self.watcher.arm(sock)
-        environ["wsgi.input"] = DeadlineInput(environ["wsgi.input"], alarm, content_length,
-                                              self.seconds)
+        body = environ["wsgi.input"] = self.watch(environ["wsgi.input"], sock, content_length)
         try:
             response = self.wsgi_app(environ, start_response)
-            if not alarm.cancelled:  # the body was not read to its end
+            if not body.done:  # gunicorn would read the rest with no deadline
                 close_connection()
             return response
         finally:
-            alarm.cancel()
+            body.cancel()
+
+    def watch(self, stream: Any, sock: socket.socket, content_length: int | None) -> DeadlineInput:
+        body = DeadlineInput(stream, sock, content_length, self.seconds)
+        self._queue.put(weakref.ref(body))
+        with self._starting:
+            if self._thread_pid != os.getpid():
+                self._thread_pid = os.getpid()
+                threading.Thread(target=self._run, name="body-deadline", daemon=True).start()
+        return body
+
+    def close(self) -> None:
+        """Let the thread end once the deadlines queued before are past."""
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while (watched := self._queue.get()) is not None:
+            body = watched()  # None once its request has ended
+            if body is not None and not body.done:
+                time.sleep(max(body.deadline - time.monotonic(), 0))
+                body.fire()
 
 
 def _content_length(environ: dict[str, Any]) -> int | None:
     """The declared body length; None when chunked, 0 when there is no body at all."""
     if environ.get("HTTP_TRANSFER_ENCODING", "").lower().strip().endswith("chunked"):
         return None
-    try:
-        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
-    except ValueError:
-        return 0
+    return get_content_length(environ) or 0

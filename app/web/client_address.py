@@ -8,25 +8,23 @@ from typing import Any, Callable, Iterable
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict, StartResponse], Iterable[bytes]]
 
 
-class TrustedProxyFix:
+class TrustedProxyFix(ProxyFix):
     """ProxyFix (one proxy's X-Forwarded-For) for requests from a trusted peer only."""
 
-    def __init__(self, wsgi_app: WsgiApp, trusted: Iterable[str]) -> None:
-        self.direct = wsgi_app
-        self.proxied = ProxyFix(wsgi_app, x_for=1, x_proto=0, x_host=0, x_port=0, x_prefix=0)
+    def __init__(self, wsgi_app: Callable[[dict, StartResponse], Iterable[bytes]],
+                 trusted: Iterable[str]) -> None:
+        super().__init__(wsgi_app, x_for=1, x_proto=0)
         trusted = tuple(trusted)
         self.trust_all = "*" in trusted
         self.networks = tuple(ipaddress.ip_network(peer, strict=False)
                               for peer in trusted if peer != "*")
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        forwarded = "HTTP_X_FORWARDED_FOR" in environ
-        if forwarded and self._trusted(environ.get("REMOTE_ADDR", "")):
-            return self.proxied(environ, start_response)
-        return self.direct(environ, start_response)
+        if "HTTP_X_FORWARDED_FOR" in environ and self._trusted(environ.get("REMOTE_ADDR", "")):
+            return super().__call__(environ, start_response)
+        return self.app(environ, start_response)
 
     def _trusted(self, peer: str) -> bool:
         if self.trust_all:
