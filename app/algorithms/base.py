@@ -43,11 +43,11 @@ def execute(algorithm: Algorithm, params: dict[str, Any], metrics: Metrics) -> E
     try:
         result = algorithm.run(params)
     except Exception:
-        metrics.series(metrics.algorithm_executions, algorithm.name, "error").inc()
+        metrics.algorithm_executions.labels(algorithm.name, "error").inc()
         raise
     elapsed = time.perf_counter() - started
-    metrics.series(metrics.algorithm_executions, algorithm.name, "success").inc()
-    metrics.series(metrics.algorithm_duration, algorithm.name).observe(elapsed)
+    metrics.algorithm_executions.labels(algorithm.name, "success").inc()
+    metrics.algorithm_duration.labels(algorithm.name).observe(elapsed)
     return Execution(result, {"algorithm": algorithm.name, "version": algorithm.version,
                               "elapsed_time": elapsed})
 
