@@ -1,15 +1,7 @@
 """One webhook attempt: a signed JSON POST to a vetted address, bounded in time and size.
 
-Sent through a requests Session whose transport adapter hands requests a urllib3 pool
-aimed at an address `resolve_allowed` vetted, from its one lookup: the connection never
-looks the name up again. The Host header, TLS SNI and the certificate check use the
-URL's host name. One deadline covers the whole attempt, from connect to the last byte
-read (`_Deadline`). Redirects are never followed (allow_redirects=False), proxy
-variables and .netrc never read (trust_env=False, and the adapter's pool has no
-proxy), and at most MAX_RESPONSE_BYTES of the answer are read (stream=True).
-
-Signed per Standard Webhooks (https://www.standardwebhooks.com/) by the
-`standardwebhooks` package when a secret is set.
+The connection goes to the address `resolve_allowed` vetted, never to a second lookup;
+the design is in README's Webhooks section.
 """
 from __future__ import annotations
 
@@ -27,7 +19,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -59,12 +51,9 @@ class AttemptResult:
 
 
 class WebhookSender:
-    """Makes single attempts; the caller owns the retry schedule.
-
-    Thread-safe: it holds only settings. Each attempt gets its own Session, adapter and
-    connection, because the adapter carries that attempt's vetted address, and a shared
-    Session's cookie jar would carry cookies between attempts.
-    """
+    """Makes single attempts; the caller owns the retry schedule. Each attempt gets its
+    own Session: the adapter carries its vetted address, and a shared cookie jar would
+    carry cookies between attempts."""
 
     def __init__(self, policy: AddressPolicy, timeout: float = 10.0, secret: str | None = None) -> None:
         self.policy = policy
@@ -76,20 +65,16 @@ class WebhookSender:
         self._tls.sslsocket_class = _WatchedTLSSocket
 
     def send(self, url: str, payload: dict, message_id: str) -> AttemptResult:
-        """POST `payload` as JSON to `url` once. Never raises for a network or HTTP problem.
+        """POST `payload` as JSON to `url` once; never raises for a network or HTTP problem.
 
-        `message_id` is the webhook-id, the same on every retry so receivers can
-        de-duplicate. retry is False after a 2xx, a 410 Gone, an invalid URL and a
-        refused address. An address refused here passed the check at job creation and
-        now resolves where it may not: DNS rebinding or a misconfiguration, neither of
-        which a retry a few seconds later would fix.
+        A refused address is not retried: it passed the check at job creation, so it is
+        DNS rebinding or a misconfiguration, which a retry seconds later would not fix.
         """
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         try:
-            check_url_syntax(url)
+            parts = check_url_syntax(url)
         except ValueError as exc:
             return _failed(f"invalid URL: {exc}", retry=False)
-        parts = urlsplit(url)
         try:
             addresses = resolve_allowed(parts.hostname, port_of(parts), self.policy)
         except RefusedAddress as exc:
@@ -108,11 +93,8 @@ class WebhookSender:
 
     def _post(self, url: str, parts: SplitResult, addresses: list[IPAddress], body: bytes,
               headers: dict[str, str], deadline: _Deadline) -> tuple[int, Mapping[str, str]]:
-        """POST to the first of `addresses` that accepts the connection.
-
-        The next address is tried only when a connection could not be opened, so the
-        request is never sent twice.
-        """
+        """POST to the first of `addresses` that accepts the connection; the next is tried
+        only when none could be opened, so the request is never sent twice."""
         for address in addresses:
             try:
                 return self._post_to(url, parts, address, body, headers, deadline)
@@ -155,10 +137,9 @@ class WebhookSender:
 def signer(secret: str) -> Webhook:
     """The standardwebhooks signer for a secret, or ValueError at start if it is malformed.
 
-    A Standard Webhooks secret is "whsec_" + base64 of the key, read as the package's
-    Webhook(secret) reads it; its key must be valid base64 here, where the package would
-    skip stray characters and sign with a key the operator did not mean. Any other
-    string is the key as UTF-8 bytes (such receivers verify with Webhook(secret.encode())).
+    A "whsec_" key must be valid base64 here, where the package would skip stray
+    characters and sign with a key the operator did not mean. Any other string is the
+    key as UTF-8 bytes (receivers verify with Webhook(secret.encode())).
     """
     if not secret.startswith(SECRET_PREFIX):
         return Webhook(secret.encode())
@@ -170,12 +151,8 @@ def signer(secret: str) -> Webhook:
 
 
 class _PinnedAdapter(HTTPAdapter):
-    """Hands requests a urllib3 pool aimed at one vetted address, so no name is looked up.
-
-    For https, `server_hostname` sends the URL's host name (SNI) and checks the
-    certificate against it; TLS settings are the sender's context, so requests' own CA
-    bundle logic is off (`cert_verify`).
-    """
+    """Hands requests a urllib3 pool aimed at one vetted address, so no name is looked up;
+    `server_hostname` keeps the URL's host name for SNI and the certificate check."""
 
     def __init__(self, parts: SplitResult, address: IPAddress, tls: ssl.SSLContext) -> None:
         super().__init__()
@@ -184,14 +161,15 @@ class _PinnedAdapter(HTTPAdapter):
                 str(address), port_of(parts), maxsize=1, ssl_context=tls,
                 cert_reqs="CERT_REQUIRED", server_hostname=parts.hostname)
         else:
-            self._pool = _WatchedHTTPPool(str(address), port_of(parts), maxsize=1)
+            self._pool = HTTPConnectionPool(str(address), port_of(parts), maxsize=1)
+            self._pool.ConnectionCls = _WatchedHTTPConnection
 
     def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: Any,
                                         proxies: Any = None, cert: Any = None) -> HTTPConnectionPool:
         return self._pool
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        """Nothing to do: the pool's TLS settings are fixed in __init__."""
+        """Nothing to do: the sender's TLS context, not requests' CA bundle, is the pool's."""
 
     def close(self) -> None:
         super().close()
@@ -199,13 +177,8 @@ class _PinnedAdapter(HTTPAdapter):
 
 
 class _Deadline:
-    """One time limit for the whole attempt: connect, TLS, request and response.
-
-    Socket timeouts restart with every read, so a receiver trickling a byte a second
-    could hold a worker for ever. A watchdog shuts the attempt's socket down when the
-    time is up, whatever call is blocked on it; the socket is watched from the moment
-    it exists (connected, or its TLS handshake begun).
-    """
+    """One time limit for the whole attempt, TLS handshake included: socket timeouts
+    restart with every read, so a watchdog shuts the socket down when time is up."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -235,8 +208,8 @@ class _Deadline:
         return left
 
     def watch(self, sock: socket.socket) -> None:
-        """Shut `sock` down when time is up. The watchdog holds a duplicate: it stays
-        open whatever the connection does with `sock`, so no other socket can be hit."""
+        """Shut `sock` down when time is up, through a duplicate that stays open whatever
+        the connection does with `sock`, so no other socket reusing its number is hit."""
         duplicate = socket.fromfd(sock.fileno(), sock.family, sock.type)
         with self._lock:
             self._watched.append(duplicate)
@@ -266,13 +239,8 @@ class _WatchedHTTPConnection(HTTPConnection):
         _running_attempt.get().watch(self.sock)
 
 
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
 class _WatchedTLSSocket(ssl.SSLSocket):
-    """A TLS socket the running attempt's deadline watches from the start of its handshake
-    (the sender's context makes these, through `SSLContext.sslsocket_class`)."""
+    """A TLS socket the running attempt's deadline watches from its handshake on."""
 
     def do_handshake(self, block: bool = False) -> None:
         _running_attempt.get().watch(self)
@@ -290,7 +258,7 @@ def _outcome(status: int, headers: Mapping[str, str]) -> AttemptResult:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After value (delta-seconds or an HTTP date), capped; None if unreadable."""
+    """Seconds from Retry-After (delta-seconds or an HTTP date), capped; None if unreadable."""
     if value is None:
         return None
     value = value.strip()
@@ -322,9 +290,8 @@ def _network_reason(exc: BaseException, deadline: _Deadline) -> str:
 
 
 def _causes(exc: BaseException | None) -> Iterator[BaseException]:
-    """`exc`, then what it wraps, down to the socket error: requests wraps urllib3's
-    MaxRetryError, whose `reason` wraps a ProtocolError, whose last argument is the
-    OSError itself."""
+    """`exc`, then what it wraps (MaxRetryError's reason, ProtocolError's last argument),
+    down to the socket error."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -345,7 +312,5 @@ def _failed(reason: str, retry: bool = True) -> AttemptResult:
 
 def _host_header(parts: SplitResult) -> str:
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    if parts.port in (None, DEFAULT_PORTS[parts.scheme]):
-        return host
-    return f"{host}:{parts.port}"
+    return host if parts.port in (None, DEFAULT_PORTS[parts.scheme]) else f"{host}:{parts.port}"
 
