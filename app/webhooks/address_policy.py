@@ -22,7 +22,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 # Named so that a refusal says what the address is. Whatever else is not globally
 # routable by the `ipaddress` module's reckoning is refused too (see `refusal`).
-_NAMED_NETWORKS = {
+_NAMED_NETWORKS = [(ipaddress.ip_network(network), name) for name, networks in {
     "an unspecified address": ("0.0.0.0/8", "::/128"),
     "a loopback address": ("127.0.0.0/8", "::1/128"),
     "a private address": ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"),
@@ -31,7 +31,7 @@ _NAMED_NETWORKS = {
     "a multicast address": ("224.0.0.0/4", "ff00::/8"),  # is_global in Python
     "a reserved address": ("240.0.0.0/4",),  # 255.255.255.255 (broadcast) included
     "a deprecated site-local address": ("fec0::/10",),  # is_global in Python
-}
+}.items() for network in networks]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 # Lookups waiting on the resolver at once, per process; waiting for a slot counts
 # against the lookup's time limit, so a flood of hanging names cannot pile up threads.
@@ -139,8 +139,8 @@ def refusal(address: IPAddress) -> str | None:
     if embedded is not None:
         reason = refusal(embedded)
         return reason and f"an IPv6 address embedding {embedded}, {reason}"
-    for name, networks in _NAMED_NETWORKS.items():
-        if any(address in ipaddress.ip_network(network) for network in networks):
+    for network, name in _NAMED_NETWORKS:
+        if address in network:
             return name
     if not address.is_global or address.is_reserved:
         return "a special-purpose address"
