@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import email.utils
 import json
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
@@ -27,8 +25,8 @@ from standardwebhooks.webhooks import Webhook
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.connection import HTTPConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import NewConnectionError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.exceptions import InvalidHeader, NewConnectionError
+from urllib3.util import Retry
 
 from app.webhooks.address_policy import (
     DEFAULT_PORTS, AddressPolicy, IPAddress, RefusedAddress, check_url_syntax, port_of,
@@ -55,7 +53,8 @@ class WebhookSender:
     own Session: the adapter carries its vetted address, and a shared cookie jar would
     carry cookies between attempts."""
 
-    def __init__(self, policy: AddressPolicy, timeout: float = 10.0, secret: str | None = None) -> None:
+    def __init__(self, policy: AddressPolicy, timeout: float = 10.0,
+                 secret: str | None = None) -> None:
         self.policy = policy
         self.timeout = timeout
         self._signer = signer(secret) if secret else None
@@ -84,38 +83,32 @@ class WebhookSender:
         headers = self._headers(parts, body, message_id)
         with _Deadline(self.timeout) as deadline:
             try:
-                status, answer = self._post(url, parts, addresses, body, headers, deadline)
+                response = self._post(url, parts, addresses, body, headers, deadline)
+                if deadline.cut:  # the answer was parsed from a connection cut short
+                    raise TimeoutError
             except (requests.RequestException, Urllib3Error, OSError) as exc:
                 return _failed(_network_reason(exc, deadline))
-        if deadline.cut:  # the answer was parsed from a connection cut short
-            return _failed(_network_reason(TimeoutError(), deadline))
-        return _outcome(status, answer)
+        return _outcome(response)
 
     def _post(self, url: str, parts: SplitResult, addresses: list[IPAddress], body: bytes,
-              headers: dict[str, str], deadline: _Deadline) -> tuple[int, Mapping[str, str]]:
+              headers: dict[str, str], deadline: _Deadline) -> requests.Response:
         """POST to the first of `addresses` that accepts the connection; the next is tried
         only when none could be opened, so the request is never sent twice."""
         for address in addresses:
-            try:
-                return self._post_to(url, parts, address, body, headers, deadline)
-            except requests.ConnectionError as exc:
-                if not isinstance(getattr(exc.args[0], "reason", None), NewConnectionError):
-                    raise
-                refused = exc
+            with requests.Session() as session:
+                session.trust_env = False
+                session.headers.clear()  # only our headers: no "Accept: */*", gzip or keep-alive
+                session.mount(f"{parts.scheme}://", _PinnedAdapter(parts, address, self._tls))
+                try:
+                    with session.post(url, data=body, headers=headers, allow_redirects=False,
+                                      stream=True, timeout=deadline.remaining()) as response:
+                        response.raw.read(MAX_RESPONSE_BYTES)
+                        return response
+                except requests.ConnectionError as exc:
+                    if not isinstance(getattr(exc.args[0], "reason", None), NewConnectionError):
+                        raise
+                    refused = exc
         raise refused
-
-    def _post_to(self, url: str, parts: SplitResult, address: IPAddress, body: bytes,
-                 headers: dict[str, str], deadline: _Deadline) -> tuple[int, Mapping[str, str]]:
-        adapter = _PinnedAdapter(parts, address, self._tls)
-        with requests.Session() as session:
-            session.trust_env = False
-            session.headers.clear()  # only our headers: no "Accept: */*", gzip or keep-alive
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            with session.post(url, data=body, headers=headers, allow_redirects=False,
-                              stream=True, timeout=deadline.remaining()) as response:
-                response.raw.read(MAX_RESPONSE_BYTES)
-                return response.status_code, response.headers
 
     def _headers(self, parts: SplitResult, body: bytes, message_id: str) -> dict[str, str]:
         timestamp = int(time.time())
@@ -165,7 +158,8 @@ class _PinnedAdapter(HTTPAdapter):
             self._pool.ConnectionCls = _WatchedHTTPConnection
 
     def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: Any,
-                                        proxies: Any = None, cert: Any = None) -> HTTPConnectionPool:
+                                        proxies: Any = None, cert: Any = None
+                                        ) -> HTTPConnectionPool:
         return self._pool
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
@@ -247,63 +241,39 @@ class _WatchedTLSSocket(ssl.SSLSocket):
         super().do_handshake(block)
 
 
-def _outcome(status: int, headers: Mapping[str, str]) -> AttemptResult:
+def _outcome(response: requests.Response) -> AttemptResult:
+    status = response.status_code
     if 200 <= status < 300:
         return AttemptResult(True, status, f"HTTP {status}", retry=False)
     reason = f"HTTP {status}"
     if 300 <= status < 400:
         reason += " (redirects are not followed)"
-    retry_after = _retry_after(headers.get("Retry-After")) if status in (429, 503) else None
-    return AttemptResult(False, status, reason, retry=status != 410, retry_after=retry_after)
+    retry_after = response.headers.get("Retry-After") if status in (429, 503) else None
+    return AttemptResult(False, status, reason, retry=status != 410,
+                         retry_after=_retry_after(retry_after))
 
 
 def _retry_after(value: str | None) -> float | None:
     """Seconds from Retry-After (delta-seconds or an HTTP date), capped; None if unreadable."""
     if value is None:
         return None
-    value = value.strip()
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except ValueError:
-            return None
-        when = when.replace(tzinfo=when.tzinfo or timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    with suppress(InvalidHeader):
+        return min(float(Retry.DEFAULT.parse_retry_after(value)), MAX_RETRY_AFTER)
+    return None
 
 
 def _network_reason(exc: BaseException, deadline: _Deadline) -> str:
-    causes = list(_causes(exc))
-    # urllib3's NewConnectionError (a refused or unreachable address) subclasses its TimeoutError.
-    if deadline.cut or any(isinstance(cause, (TimeoutError, Urllib3Timeout))
-                           and not isinstance(cause, NewConnectionError) for cause in causes):
+    """A line for the log from the socket or TLS error that requests' and urllib3's
+    exceptions chain to (each is raised from, or while handling, the one it wraps)."""
+    while (wrapped := exc.__cause__ or exc.__context__) is not None:
+        exc = wrapped
+    if deadline.cut or isinstance(exc, TimeoutError):
         return f"timeout after {deadline.seconds} s"
-    for cause in causes:
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS certificate rejected: {cause.verify_message}"
-    root = causes[-1]
-    return f"{type(root).__name__}: {root}"[:200]
-
-
-def _causes(exc: BaseException | None) -> Iterator[BaseException]:
-    """`exc`, then what it wraps (MaxRetryError's reason, ProtocolError's last argument),
-    down to the socket error."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        reason = getattr(exc, "reason", None)  # MaxRetryError's; ssl.SSLError's is a str
-        wrapped = [arg for arg in exc.args if isinstance(arg, BaseException)]
-        if isinstance(reason, BaseException):
-            exc = reason
-        elif wrapped:
-            exc = wrapped[-1]
-        else:
-            exc = exc.__cause__ or exc.__context__
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate rejected: {exc.verify_message}"
+    return f"{type(exc).__name__}: {exc}"[:200]
 
 
 def _failed(reason: str, retry: bool = True) -> AttemptResult:
