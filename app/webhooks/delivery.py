@@ -54,10 +54,18 @@ def sender_for(settings: Settings) -> WebhookSender:
                          settings.webhook_secret)
 
 
-def start_delivery(job_id: str, store: RecordStore, metrics: Metrics,
-                   scheduler: RetryScheduler) -> None:
-    """Schedule attempt 1 now. The finishing write has set webhook_status "pending" already."""
-    _schedule(job_id, 1, 0.0, store, metrics, scheduler)
+def start_delivery(job_id: str, store: RecordStore, metrics: Metrics, scheduler: RetryScheduler,
+                   attempt: int = 1, delay: float = 0.0) -> None:
+    """Schedule attempt 1 now (the finishing write has set webhook_status "pending"), or a
+    later one. If the scheduler cannot take it, the delivery has failed and says so,
+    rather than waiting as "pending" or "retrying" for ever."""
+    try:
+        scheduler.schedule(job_id, attempt, delay)
+    except Exception as exc:
+        log.error("webhook attempt could not be scheduled; delivery failed",
+                  extra={"job_id": job_id, "attempt": attempt, "reason": repr(exc)[:200]})
+        store.update(job_id, webhook_status=FAILED)
+        metrics.series(metrics.webhook_deliveries, FAILED).inc()
 
 
 def deliver(job_id: str, attempt: int, store: RecordStore, sender: WebhookSender,
@@ -95,7 +103,7 @@ def _record(job_id: str, attempt: int, record: DeliveryRecord, result: AttemptRe
                "outcome": outcome, "reason": result.reason, "next_in_seconds": delay},
     )
     if outcome == RETRYING:
-        _schedule(job_id, attempt + 1, delay, store, metrics, scheduler)
+        start_delivery(job_id, store, metrics, scheduler, attempt + 1, delay)
     else:
         metrics.series(metrics.webhook_deliveries, "success" if result.delivered else FAILED).inc()
 
@@ -103,20 +111,6 @@ def _record(job_id: str, attempt: int, record: DeliveryRecord, result: AttemptRe
 def next_delay(attempt: int, result: AttemptResult, delays: Sequence[float]) -> float | None:
     if result.delivered or not result.retry or attempt > len(delays):
         return None
-    scheduled = delays[attempt - 1]
-    if result.retry_after is None:
-        return scheduled
-    return min(max(result.retry_after, scheduled), max(delays))
+    # Retry-After may stretch the scheduled delay, up to the schedule's longest.
+    return min(max(result.retry_after or 0.0, delays[attempt - 1]), max(delays))
 
-
-def _schedule(job_id: str, attempt: int, delay: float, store: RecordStore, metrics: Metrics,
-              scheduler: RetryScheduler) -> None:
-    """Hand the attempt to the scheduler; if it cannot take it, the delivery has failed
-    and says so, rather than waiting as "pending" or "retrying" for ever."""
-    try:
-        scheduler.schedule(job_id, attempt, delay)
-    except Exception as exc:
-        log.error("webhook attempt could not be scheduled; delivery failed",
-                  extra={"job_id": job_id, "attempt": attempt, "reason": repr(exc)[:200]})
-        store.update(job_id, webhook_status=FAILED)
-        metrics.series(metrics.webhook_deliveries, FAILED).inc()
