@@ -11,8 +11,9 @@ import ipaddress
 import socket
 import threading
 import time
+from concurrent.futures import Future
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -49,9 +50,6 @@ class AddressPolicy:
     allow_private: bool = False
     allowed_hosts: frozenset[str] = frozenset()
     lookup_timeout_seconds: float = 3.0
-
-    def trusts(self, host: str) -> bool:
-        return self.allow_private or host.lower() in self.allowed_hosts
 
 
 class RefusedAddress(ValueError):
@@ -99,7 +97,7 @@ def resolve_allowed(host: str, port: int, policy: AddressPolicy) -> list[IPAddre
     """
     infos = _getaddrinfo(host, port, policy.lookup_timeout_seconds)
     addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
-    if not policy.trusts(host):
+    if not policy.allow_private and host.lower() not in policy.allowed_hosts:
         for address in addresses:
             reason = refusal(address)
             if reason:
@@ -112,25 +110,21 @@ def _getaddrinfo(host: str, port: int, seconds: float) -> list[tuple]:
     getaddrinfo cannot be interrupted, so it runs in a thread a timed-out lookup leaves
     behind."""
     deadline = time.monotonic() + seconds
-    answer: dict[str, Any] = {}
+    answer: Future[list[tuple]] = Future()
 
     def look_up() -> None:
         try:
-            answer["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            answer.set_result(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
         except OSError as exc:
-            answer["error"] = exc
+            answer.set_exception(exc)
         finally:
             _lookup_slots.release()
 
     if _lookup_slots.acquire(timeout=seconds):
-        lookup = threading.Thread(target=look_up, name="webhook-dns", daemon=True)
-        lookup.start()
-        lookup.join(max(deadline - time.monotonic(), 0))
-    if not answer:
-        raise socket.gaierror(socket.EAI_AGAIN, f"no answer within {seconds:g} s")
-    if "error" in answer:
-        raise answer["error"]
-    return answer["infos"]
+        threading.Thread(target=look_up, name="webhook-dns", daemon=True).start()
+        with suppress(TimeoutError):  # concurrent.futures' TimeoutError, since Python 3.11
+            return answer.result(max(deadline - time.monotonic(), 0))
+    raise socket.gaierror(socket.EAI_AGAIN, f"no answer within {seconds:g} s")
 
 
 def refusal(address: IPAddress) -> str | None:

@@ -85,8 +85,7 @@ def cut_off(job_id: str, attempt: int, store: RecordStore, metrics: Metrics,
     record = store.get(job_id)
     if record is None or not record.webhook or record.webhook_attempts >= attempt:
         return
-    result = AttemptResult(delivered=False, status_code=None, retry=True,
-                           reason="cut off: its worker stopped")
+    result = AttemptResult(False, None, "cut off: its worker stopped", retry=True)
     _record(job_id, attempt, record, result, store, metrics, delays, scheduler)
 
 

@@ -13,7 +13,7 @@ import ssl
 import threading
 import time
 from contextlib import suppress
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -22,11 +22,9 @@ from urllib.parse import SplitResult
 import requests
 from requests.adapters import HTTPAdapter
 from standardwebhooks.webhooks import Webhook
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, Retry
 from urllib3.connection import HTTPConnection
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import InvalidHeader, NewConnectionError
-from urllib3.util import Retry
+from urllib3.exceptions import HTTPError as Urllib3Error, InvalidHeader, NewConnectionError
 
 from app.webhooks.address_policy import (
     DEFAULT_PORTS, AddressPolicy, IPAddress, RefusedAddress, check_url_syntax, port_of,
@@ -72,12 +70,11 @@ class WebhookSender:
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             parts = check_url_syntax(url)
-        except ValueError as exc:
-            return _failed(f"invalid URL: {exc}", retry=False)
-        try:
             addresses = resolve_allowed(parts.hostname, port_of(parts), self.policy)
         except RefusedAddress as exc:
             return _failed(f"refused: {exc}", retry=False)
+        except ValueError as exc:
+            return _failed(f"invalid URL: {exc}", retry=False)
         except socket.gaierror as exc:
             return _failed(f"DNS lookup of '{parts.hostname}' failed: {exc.strerror}")
         headers = self._headers(parts, body, message_id)
@@ -181,7 +178,6 @@ class _Deadline:
         self._watched: list[socket.socket] = []
         self._lock = threading.Lock()
         self._watchdog = threading.Timer(seconds, self._cut)
-        self._token: Token[_Deadline] | None = None
 
     def __enter__(self) -> _Deadline:
         self._token = _running_attempt.set(self)
@@ -243,13 +239,12 @@ class _WatchedTLSSocket(ssl.SSLSocket):
 
 def _outcome(response: requests.Response) -> AttemptResult:
     status = response.status_code
-    if 200 <= status < 300:
-        return AttemptResult(True, status, f"HTTP {status}", retry=False)
+    delivered = 200 <= status < 300
     reason = f"HTTP {status}"
     if 300 <= status < 400:
         reason += " (redirects are not followed)"
     retry_after = response.headers.get("Retry-After") if status in (429, 503) else None
-    return AttemptResult(False, status, reason, retry=status != 410,
+    return AttemptResult(delivered, status, reason, retry=not delivered and status != 410,
                          retry_after=_retry_after(retry_after))
 
 
@@ -263,10 +258,13 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _network_reason(exc: BaseException, deadline: _Deadline) -> str:
-    """A line for the log from the socket or TLS error that requests' and urllib3's
-    exceptions chain to (each is raised from, or while handling, the one it wraps)."""
-    while (wrapped := exc.__cause__ or exc.__context__) is not None:
-        exc = wrapped
+    """A line for the log, from the socket or TLS error at the root of what was raised:
+    requests and urllib3 keep what they wrap as a cause, a context or an argument."""
+    seen = {id(exc)}
+    while wrapped := [inner for inner in (exc.__cause__, exc.__context__, *exc.args)
+                      if isinstance(inner, BaseException) and id(inner) not in seen]:
+        exc = wrapped[0]
+        seen.add(id(exc))
     if deadline.cut or isinstance(exc, TimeoutError):
         return f"timeout after {deadline.seconds} s"
     if isinstance(exc, ConnectionRefusedError):
