@@ -1,10 +1,5 @@
-"""Which webhook URLs the service may call: the guard against server-side request forgery.
-
-`check_url` refuses a URL at job creation with a clear 400; at each delivery
-`resolve_allowed` looks the host up once and vets every address, and the sender connects
-only to those (no second lookup, so DNS rebinding gains nothing). Lookups have a time
-limit because the system resolver has none a client cannot stretch.
-"""
+"""Which webhook URLs the service may call: the guard against server-side request forgery,
+checked at job creation (`check_url`) and at every delivery (`resolve_allowed`)."""
 from __future__ import annotations
 
 import ipaddress
@@ -106,9 +101,9 @@ def resolve_allowed(host: str, port: int, policy: AddressPolicy) -> list[IPAddre
 
 
 def _getaddrinfo(host: str, port: int, seconds: float) -> list[tuple]:
-    """`socket.getaddrinfo`, or a gaierror after `seconds` (a failed lookup to callers).
-    getaddrinfo cannot be interrupted, so it runs in a thread a timed-out lookup leaves
-    behind."""
+    """`socket.getaddrinfo`, or a gaierror (a failed lookup) after `seconds`: the system
+    resolver has no limit a client cannot stretch. It cannot be interrupted, so it runs in
+    a thread a timed-out lookup leaves behind."""
     deadline = time.monotonic() + seconds
     answer: Future[list[tuple]] = Future()
 

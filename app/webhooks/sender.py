@@ -1,8 +1,5 @@
-"""One webhook attempt: a signed JSON POST to a vetted address, bounded in time and size.
-
-The connection goes to the address `resolve_allowed` vetted, never to a second lookup;
-the design is in README's Webhooks section.
-"""
+"""One webhook attempt: a signed JSON POST to a vetted address, bounded in time and size
+(the design is in README's Webhooks section)."""
 from __future__ import annotations
 
 import base64
@@ -161,10 +158,6 @@ class _PinnedAdapter(HTTPAdapter):
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         """Nothing to do: the sender's TLS context, not requests' CA bundle, is the pool's."""
-
-    def close(self) -> None:
-        super().close()
-        self._pool.close()
 
 
 class _Deadline:
