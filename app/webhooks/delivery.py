@@ -93,7 +93,10 @@ def _record(job_id: str, attempt: int, record: DeliveryRecord, result: AttemptRe
             store: RecordStore, metrics: Metrics, delays: Sequence[float],
             scheduler: RetryScheduler) -> None:
     """Write an attempt's outcome, then schedule the next attempt if one is due."""
-    delay = next_delay(attempt, result, delays)
+    delay = None
+    if not result.delivered and result.retry and attempt <= len(delays):
+        # Retry-After may stretch the scheduled delay, up to the schedule's longest.
+        delay = min(max(result.retry_after or 0.0, delays[attempt - 1]), max(delays))
     outcome = DELIVERED if result.delivered else FAILED if delay is None else RETRYING
     store.update(job_id, webhook_status=outcome, webhook_attempts=attempt)
     log.info(
@@ -105,11 +108,3 @@ def _record(job_id: str, attempt: int, record: DeliveryRecord, result: AttemptRe
         start_delivery(job_id, store, metrics, scheduler, attempt + 1, delay)
     else:
         metrics.series(metrics.webhook_deliveries, "success" if result.delivered else FAILED).inc()
-
-
-def next_delay(attempt: int, result: AttemptResult, delays: Sequence[float]) -> float | None:
-    if result.delivered or not result.retry or attempt > len(delays):
-        return None
-    # Retry-After may stretch the scheduled delay, up to the schedule's longest.
-    return min(max(result.retry_after or 0.0, delays[attempt - 1]), max(delays))
-

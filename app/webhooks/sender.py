@@ -106,8 +106,11 @@ class WebhookSender:
 
     def _headers(self, parts: SplitResult, body: bytes, message_id: str) -> dict[str, str]:
         timestamp = int(time.time())
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        if parts.port not in (None, DEFAULT_PORTS[parts.scheme]):
+            host += f":{parts.port}"
         headers = {
-            "Host": _host_header(parts),
+            "Host": host,
             "User-Agent": USER_AGENT,
             "Content-Type": "application/json",
             "Connection": "close",
@@ -122,12 +125,9 @@ class WebhookSender:
 
 
 def signer(secret: str) -> Webhook:
-    """The standardwebhooks signer for a secret, or ValueError at start if it is malformed.
-
-    A "whsec_" key must be valid base64 here, where the package would skip stray
-    characters and sign with a key the operator did not mean. Any other string is the
-    key as UTF-8 bytes (receivers verify with Webhook(secret.encode())).
-    """
+    """The standardwebhooks signer, or ValueError at start: a "whsec_" key must be valid
+    base64 here, where the package would skip stray characters and sign with a key the
+    operator did not mean. Any other string is the key as UTF-8 bytes."""
     if not secret.startswith(SECRET_PREFIX):
         return Webhook(secret.encode())
     encoded = secret.removeprefix(SECRET_PREFIX)
@@ -151,12 +151,10 @@ class _PinnedAdapter(HTTPAdapter):
             self._pool = HTTPConnectionPool(str(address), port_of(parts), maxsize=1)
             self._pool.ConnectionCls = _WatchedHTTPConnection
 
-    def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: Any,
-                                        proxies: Any = None, cert: Any = None
-                                        ) -> HTTPConnectionPool:
+    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> HTTPConnectionPool:
         return self._pool
 
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+    def cert_verify(self, *args: Any) -> None:
         """Nothing to do: the sender's TLS context, not requests' CA bundle, is the pool's."""
 
 
@@ -233,9 +231,7 @@ class _WatchedTLSSocket(ssl.SSLSocket):
 def _outcome(response: requests.Response) -> AttemptResult:
     status = response.status_code
     delivered = 200 <= status < 300
-    reason = f"HTTP {status}"
-    if 300 <= status < 400:
-        reason += " (redirects are not followed)"
+    reason = f"HTTP {status}" + (" (redirects are not followed)" if 300 <= status < 400 else "")
     retry_after = response.headers.get("Retry-After") if status in (429, 503) else None
     return AttemptResult(delivered, status, reason, retry=not delivered and status != 410,
                          retry_after=_retry_after(retry_after))
@@ -269,9 +265,3 @@ def _network_reason(exc: BaseException, deadline: _Deadline) -> str:
 
 def _failed(reason: str, retry: bool = True) -> AttemptResult:
     return AttemptResult(False, None, reason, retry=retry)
-
-
-def _host_header(parts: SplitResult) -> str:
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return host if parts.port in (None, DEFAULT_PORTS[parts.scheme]) else f"{host}:{parts.port}"
-
