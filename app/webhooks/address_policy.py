@@ -61,7 +61,8 @@ def check_url_syntax(url: str) -> SplitResult:
     try:
         parts = urlsplit(url)
         port = parts.port
-    except ValueError:  # a bad port or a malformed [IPv6] host
+        (parts.hostname or "").encode("idna")  # what the resolver is given: labels of 1 to 63
+    except ValueError:  # a bad port, a malformed [IPv6] host, an empty or overlong label
         raise ValueError("webhook URL has an invalid host or port") from None
     if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         raise ValueError("webhook must be an absolute http or https URL")
