@@ -199,6 +199,7 @@ def http_date_in(seconds: int) -> str:
     (Reply(429, {"Retry-After": "7"}), False, True, 7.0),
     (Reply(503, {"Retry-After": "999999"}), False, True, 3600.0),
     (Reply(429, {"Retry-After": "soon"}), False, True, None),
+    (Reply(429, {"Retry-After": "²"}), False, True, None),  # byte 0xB2: a digit to str.isdigit
     (Reply(429), False, True, None),
     (Reply(500, {"Retry-After": "7"}), False, True, None),
 ])
