@@ -117,6 +117,16 @@ def test_a_refusal_at_job_creation_names_the_settings_that_lift_it(url, make_app
         "or lists the host in WEBHOOK_ALLOWED_HOSTS")
 
 
+def test_job_creation_answers_400_for_a_host_name_no_resolver_can_take(make_app):
+    reply = make_app().test_client().post("/jobs", json={
+        "algorithm": "PrimeChecker", "params": {"number": 7},
+        "webhook": "https://" + "a" * 64 + ".example.com/hook"})
+    assert reply.status_code == 400
+    detail = reply.get_json()["detail"]
+    assert (detail["error"], detail["details"]["field"]) == ("VALIDATION_ERROR", "webhook")
+    assert detail["message"] == "webhook URL has an invalid host or port"
+
+
 # --- What the operator can allow ----------------------------------------------
 
 def test_an_allowed_host_name_may_resolve_to_loopback_but_the_literal_stays_refused():
@@ -160,6 +170,8 @@ def test_a_name_checked_at_creation_is_checked_again_at_delivery(monkeypatch, no
     ("https://exa mple.com/x", "ASCII without spaces"),
     ("https://example.com/\r\nX-Injected: 1", "ASCII without spaces"),
     ("https://exämple.com/x", "ASCII without spaces"),
+    ("https://" + "a" * 64 + ".example.com/x", "invalid host or port"),  # a label's limit is 63
+    ("https://api..example.com/x", "invalid host or port"),
 ])
 def test_url_syntax_refusals(url, message):
     with pytest.raises(ValueError, match=message):

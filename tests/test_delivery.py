@@ -14,7 +14,7 @@ from app.jobs.memory_store import MemoryJobStore
 from app.jobs.model import COMPLETED, JobRecord
 from app.observability.metrics import Metrics
 from app.webhooks import delivery
-from tests.receivers import Receiver
+from tests.receivers import Receiver, Reply
 
 JOB_ID = "0123456789ab"
 
@@ -69,6 +69,16 @@ def test_a_retry_that_cannot_be_scheduled_is_logged_and_failed(store, caplog):
     assert scheduler.asked == [(JOB_ID, 2, 0.5)]
     assert store.get(JOB_ID).webhook_attempts == 1
     assert_logged_and_failed(store, metrics, caplog, attempt=2)
+
+
+@pytest.mark.parametrize("retry_after, delay", [("0", 0.5), ("1", 1), ("30", 2.0), ("soon", 0.5)])
+def test_retry_after_stretches_the_next_delay_within_the_schedule(store, retry_after, delay):
+    scheduler = RefusingScheduler()
+    sender = delivery.sender_for(Settings(webhook_allow_private=True, webhook_timeout_seconds=2))
+    with Receiver([Reply(429, {"Retry-After": retry_after})]) as receiver:
+        finished_job(store, receiver.url)
+        delivery.deliver(JOB_ID, 1, store, sender, Metrics(), (0.5, 2.0), scheduler)
+    assert scheduler.asked == [(JOB_ID, 2, delay)]
 
 
 def test_the_finishing_write_sets_the_webhook_status(store):

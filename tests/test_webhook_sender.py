@@ -10,8 +10,11 @@ import email.utils
 import os
 import socket
 import ssl
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
@@ -196,6 +199,7 @@ def http_date_in(seconds: int) -> str:
     (Reply(429, {"Retry-After": "7"}), False, True, 7.0),
     (Reply(503, {"Retry-After": "999999"}), False, True, 3600.0),
     (Reply(429, {"Retry-After": "soon"}), False, True, None),
+    (Reply(429, {"Retry-After": "²"}), False, True, None),  # byte 0xB2: a digit to str.isdigit
     (Reply(429), False, True, None),
     (Reply(500, {"Retry-After": "7"}), False, True, None),
 ])
@@ -243,6 +247,42 @@ def test_an_https_receiver_that_never_finishes_answering_is_cut_at_the_timeout(m
         result = WebhookSender(PRIVATE_OK, timeout=1.0).send(receiver.url, PAYLOAD, "msg_1")
         elapsed = time.monotonic() - started
         assert len(receiver.requests) == 1  # it got through TLS and was answered, slowly
+    assert (result.delivered, result.status_code, result.retry) == (False, None, True)
+    assert result.reason == "timeout after 1.0 s"
+    assert 0.9 <= elapsed < 3.0
+
+
+@contextmanager
+def trickling_tls_handshake() -> Iterator[int]:
+    """A port whose server answers the ClientHello with a TLS record announced 16,000
+    bytes long, then sends it a byte every 0.2 s: no read waits long enough to time out."""
+    stop = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(5)
+
+        def trickle() -> None:
+            with suppress(OSError), server.accept()[0] as conn:
+                conn.recv(65536)
+                conn.sendall(bytes([0x16, 0x03, 0x03]) + (16_000).to_bytes(2, "big"))
+                while not stop.wait(0.2):
+                    conn.sendall(b"\0")
+
+        thread = threading.Thread(target=trickle)
+        thread.start()
+        try:
+            yield server.getsockname()[1]
+        finally:
+            stop.set()
+            thread.join()
+
+
+@pytest.mark.timeout(10)
+def test_a_tls_handshake_that_never_finishes_is_cut_at_the_timeout():
+    with trickling_tls_handshake() as port:
+        started = time.monotonic()
+        result = WebhookSender(PRIVATE_OK, timeout=1.0).send(
+            f"https://127.0.0.1:{port}/hook", PAYLOAD, "msg_1")
+        elapsed = time.monotonic() - started
     assert (result.delivered, result.status_code, result.retry) == (False, None, True)
     assert result.reason == "timeout after 1.0 s"
     assert 0.9 <= elapsed < 3.0

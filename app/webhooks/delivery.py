@@ -1,13 +1,7 @@
 """From a finished job to its webhook: the retry schedule both job modes share.
 
-The first attempt, then up to len(delays) retries after delays[0], delays[1], ...
-(1 s, 5 s, 15 s by default). A Retry-After from a 429/503 is honoured, kept within
-the schedule's bounds. The job record shows where delivery stands.
-
-"Attempt n after a delay" is the one thing the modes do differently, so it is an
-interface, RetryScheduler: a timer and a thread pool in the embedded default, RQ's
-scheduled jobs in scale-out mode (where a retry must survive a restart). Nothing
-here imports from app.jobs: the job stores fit RecordStore as they are.
+"Attempt n after a delay" is the one thing the modes do differently, so it is the
+RetryScheduler interface. Nothing here imports from app.jobs: its stores fit RecordStore.
 """
 from __future__ import annotations
 
@@ -60,18 +54,28 @@ def sender_for(settings: Settings) -> WebhookSender:
                          settings.webhook_secret)
 
 
-def start_delivery(job_id: str, store: RecordStore, metrics: Metrics,
-                   scheduler: RetryScheduler) -> None:
-    """Schedule attempt 1 now. The finishing write has set webhook_status "pending" already."""
-    _schedule(job_id, 1, 0.0, store, metrics, scheduler)
+def start_delivery(job_id: str, store: RecordStore, metrics: Metrics, scheduler: RetryScheduler,
+                   attempt: int = 1, delay: float = 0.0) -> None:
+    """Schedule attempt 1 now (the finishing write has set webhook_status "pending"), or a
+    later one. If the scheduler cannot take it, the delivery has failed and says so,
+    rather than waiting as "pending" or "retrying" for ever."""
+    try:
+        scheduler.schedule(job_id, attempt, delay)
+    except Exception as exc:
+        log.error("webhook attempt could not be scheduled; delivery failed",
+                  extra={"job_id": job_id, "attempt": attempt, "reason": repr(exc)[:200]})
+        store.update(job_id, webhook_status=FAILED)
+        metrics.series(metrics.webhook_deliveries, FAILED).inc()
 
 
-def deliver(job_id: str, attempt: int, store: RecordStore, sender: WebhookSender, metrics: Metrics,
-            delays: Sequence[float], scheduler: RetryScheduler) -> None:
-    """One attempt, then the next one through `scheduler` when the schedule says so."""
-    delay = _attempt(job_id, attempt, store, sender, metrics, delays)
-    if delay is not None:
-        _schedule(job_id, attempt + 1, delay, store, metrics, scheduler)
+def deliver(job_id: str, attempt: int, store: RecordStore, sender: WebhookSender,
+            metrics: Metrics, delays: Sequence[float], scheduler: RetryScheduler) -> None:
+    """Make attempt number `attempt` (1 = the first), then schedule the next if one is due."""
+    record = store.get(job_id)
+    if record is None or not record.webhook:
+        return
+    result = sender.send(record.webhook, record.webhook_payload(), message_id=job_id)
+    _record(job_id, attempt, record, result, store, metrics, delays, scheduler)
 
 
 def cut_off(job_id: str, attempt: int, store: RecordStore, metrics: Metrics,
@@ -81,63 +85,26 @@ def cut_off(job_id: str, attempt: int, store: RecordStore, metrics: Metrics,
     record = store.get(job_id)
     if record is None or not record.webhook or record.webhook_attempts >= attempt:
         return
-    result = AttemptResult(delivered=False, status_code=None, retry=True,
-                           reason="cut off: its worker stopped")
-    delay = _record(job_id, attempt, record, result, store, metrics, delays)
-    if delay is not None:
-        _schedule(job_id, attempt + 1, delay, store, metrics, scheduler)
-
-
-def _attempt(
-    job_id: str, attempt: int, store: RecordStore, sender: WebhookSender, metrics: Metrics,
-    delays: Sequence[float],
-) -> float | None:
-    """Make attempt number `attempt` (1 = the first); the delay before the next, or None if done."""
-    record = store.get(job_id)
-    if record is None or not record.webhook:
-        return None
-    result = sender.send(record.webhook, record.webhook_payload(), message_id=job_id)
-    return _record(job_id, attempt, record, result, store, metrics, delays)
+    result = AttemptResult(False, None, "cut off: its worker stopped", retry=True)
+    _record(job_id, attempt, record, result, store, metrics, delays, scheduler)
 
 
 def _record(job_id: str, attempt: int, record: DeliveryRecord, result: AttemptResult,
-            store: RecordStore, metrics: Metrics, delays: Sequence[float]) -> float | None:
-    """Write an attempt's outcome; the delay before the next attempt, or None if done."""
-    delay = next_delay(attempt, result, delays)
-    if result.delivered:
-        outcome = DELIVERED
-    elif delay is None:
-        outcome = FAILED
-    else:
-        outcome = RETRYING
+            store: RecordStore, metrics: Metrics, delays: Sequence[float],
+            scheduler: RetryScheduler) -> None:
+    """Write an attempt's outcome, then schedule the next attempt if one is due."""
+    delay = None
+    if not result.delivered and result.retry and attempt <= len(delays):
+        # Retry-After may stretch the scheduled delay, up to the schedule's longest.
+        delay = min(max(result.retry_after or 0.0, delays[attempt - 1]), max(delays))
+    outcome = DELIVERED if result.delivered else FAILED if delay is None else RETRYING
     store.update(job_id, webhook_status=outcome, webhook_attempts=attempt)
     log.info(
         "webhook attempt",
         extra={"job_id": job_id, "request_id": record.request_id, "attempt": attempt,
                "outcome": outcome, "reason": result.reason, "next_in_seconds": delay},
     )
-    if outcome != RETRYING:
-        metrics.series(metrics.webhook_deliveries, "success" if result.delivered else "failed").inc()
-    return delay
-
-
-def next_delay(attempt: int, result: AttemptResult, delays: Sequence[float]) -> float | None:
-    if result.delivered or not result.retry or attempt > len(delays):
-        return None
-    scheduled = delays[attempt - 1]
-    if result.retry_after is None:
-        return scheduled
-    return min(max(result.retry_after, scheduled), max(delays))
-
-
-def _schedule(job_id: str, attempt: int, delay: float, store: RecordStore, metrics: Metrics,
-              scheduler: RetryScheduler) -> None:
-    """Hand the attempt to the scheduler; if it cannot take it, the delivery has failed
-    and says so, rather than waiting as "pending" or "retrying" for ever."""
-    try:
-        scheduler.schedule(job_id, attempt, delay)
-    except Exception as exc:
-        log.error("webhook attempt could not be scheduled; delivery failed",
-                  extra={"job_id": job_id, "attempt": attempt, "reason": repr(exc)[:200]})
-        store.update(job_id, webhook_status=FAILED)
-        metrics.series(metrics.webhook_deliveries, FAILED).inc()
+    if outcome == RETRYING:
+        start_delivery(job_id, store, metrics, scheduler, attempt + 1, delay)
+    else:
+        metrics.series(metrics.webhook_deliveries, "success" if result.delivered else FAILED).inc()

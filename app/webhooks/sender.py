@@ -1,42 +1,27 @@
-"""One webhook attempt: a signed JSON POST to a vetted address, bounded in time and size.
-
-Sent through a requests Session whose transport adapter hands requests a urllib3 pool
-aimed at an address `resolve_allowed` vetted, from its one lookup: the connection never
-looks the name up again. The Host header, TLS SNI and the certificate check use the
-URL's host name. One deadline covers the whole attempt, from connect to the last byte
-read (`_Deadline`). Redirects are never followed (allow_redirects=False), proxy
-variables and .netrc never read (trust_env=False, and the adapter's pool has no
-proxy), and at most MAX_RESPONSE_BYTES of the answer are read (stream=True).
-
-Signed per Standard Webhooks (https://www.standardwebhooks.com/) by the
-`standardwebhooks` package when a secret is set.
-"""
+"""One webhook attempt: a signed JSON POST to a vetted address, bounded in time and size
+(the design is in README's Webhooks section)."""
 from __future__ import annotations
 
 import base64
 import binascii
-import email.utils
 import json
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Mapping
 from contextlib import suppress
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult
 
 import requests
 from requests.adapters import HTTPAdapter
 from standardwebhooks.webhooks import Webhook
-from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool, Retry
 from urllib3.connection import HTTPConnection
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import NewConnectionError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
+from urllib3.exceptions import HTTPError as Urllib3Error, InvalidHeader, NewConnectionError
 
 from app.webhooks.address_policy import (
     DEFAULT_PORTS, AddressPolicy, IPAddress, RefusedAddress, check_url_syntax, port_of,
@@ -59,14 +44,12 @@ class AttemptResult:
 
 
 class WebhookSender:
-    """Makes single attempts; the caller owns the retry schedule.
+    """Makes single attempts; the caller owns the retry schedule. Each attempt gets its
+    own Session: the adapter carries its vetted address, and a shared cookie jar would
+    carry cookies between attempts."""
 
-    Thread-safe: it holds only settings. Each attempt gets its own Session, adapter and
-    connection, because the adapter carries that attempt's vetted address, and a shared
-    Session's cookie jar would carry cookies between attempts.
-    """
-
-    def __init__(self, policy: AddressPolicy, timeout: float = 10.0, secret: str | None = None) -> None:
+    def __init__(self, policy: AddressPolicy, timeout: float = 10.0,
+                 secret: str | None = None) -> None:
         self.policy = policy
         self.timeout = timeout
         self._signer = signer(secret) if secret else None
@@ -76,69 +59,58 @@ class WebhookSender:
         self._tls.sslsocket_class = _WatchedTLSSocket
 
     def send(self, url: str, payload: dict, message_id: str) -> AttemptResult:
-        """POST `payload` as JSON to `url` once. Never raises for a network or HTTP problem.
+        """POST `payload` as JSON to `url` once; never raises for a network or HTTP problem.
 
-        `message_id` is the webhook-id, the same on every retry so receivers can
-        de-duplicate. retry is False after a 2xx, a 410 Gone, an invalid URL and a
-        refused address. An address refused here passed the check at job creation and
-        now resolves where it may not: DNS rebinding or a misconfiguration, neither of
-        which a retry a few seconds later would fix.
+        A refused address is not retried: it passed the check at job creation, so it is
+        DNS rebinding or a misconfiguration, which a retry seconds later would not fix.
         """
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         try:
-            check_url_syntax(url)
-        except ValueError as exc:
-            return _failed(f"invalid URL: {exc}", retry=False)
-        parts = urlsplit(url)
-        try:
+            parts = check_url_syntax(url)
             addresses = resolve_allowed(parts.hostname, port_of(parts), self.policy)
         except RefusedAddress as exc:
             return _failed(f"refused: {exc}", retry=False)
+        except ValueError as exc:
+            return _failed(f"invalid URL: {exc}", retry=False)
         except socket.gaierror as exc:
             return _failed(f"DNS lookup of '{parts.hostname}' failed: {exc.strerror}")
         headers = self._headers(parts, body, message_id)
         with _Deadline(self.timeout) as deadline:
             try:
-                status, answer = self._post(url, parts, addresses, body, headers, deadline)
+                response = self._post(url, parts, addresses, body, headers, deadline)
+                if deadline.cut:  # the answer was parsed from a connection cut short
+                    raise TimeoutError
             except (requests.RequestException, Urllib3Error, OSError) as exc:
                 return _failed(_network_reason(exc, deadline))
-        if deadline.cut:  # the answer was parsed from a connection cut short
-            return _failed(_network_reason(TimeoutError(), deadline))
-        return _outcome(status, answer)
+        return _outcome(response)
 
     def _post(self, url: str, parts: SplitResult, addresses: list[IPAddress], body: bytes,
-              headers: dict[str, str], deadline: _Deadline) -> tuple[int, Mapping[str, str]]:
-        """POST to the first of `addresses` that accepts the connection.
-
-        The next address is tried only when a connection could not be opened, so the
-        request is never sent twice.
-        """
+              headers: dict[str, str], deadline: _Deadline) -> requests.Response:
+        """POST to the first of `addresses` that accepts the connection; the next is tried
+        only when none could be opened, so the request is never sent twice."""
         for address in addresses:
-            try:
-                return self._post_to(url, parts, address, body, headers, deadline)
-            except requests.ConnectionError as exc:
-                if not isinstance(getattr(exc.args[0], "reason", None), NewConnectionError):
-                    raise
-                refused = exc
+            with requests.Session() as session:
+                session.trust_env = False
+                session.headers.clear()  # only our headers: no "Accept: */*", gzip or keep-alive
+                session.mount(f"{parts.scheme}://", _PinnedAdapter(parts, address, self._tls))
+                try:
+                    with session.post(url, data=body, headers=headers, allow_redirects=False,
+                                      stream=True, timeout=deadline.remaining()) as response:
+                        response.raw.read(MAX_RESPONSE_BYTES)
+                        return response
+                except requests.ConnectionError as exc:
+                    if not isinstance(getattr(exc.args[0], "reason", None), NewConnectionError):
+                        raise
+                    refused = exc
         raise refused
-
-    def _post_to(self, url: str, parts: SplitResult, address: IPAddress, body: bytes,
-                 headers: dict[str, str], deadline: _Deadline) -> tuple[int, Mapping[str, str]]:
-        adapter = _PinnedAdapter(parts, address, self._tls)
-        with requests.Session() as session:
-            session.trust_env = False
-            session.headers.clear()  # only our headers: no "Accept: */*", gzip or keep-alive
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            with session.post(url, data=body, headers=headers, allow_redirects=False,
-                              stream=True, timeout=deadline.remaining()) as response:
-                response.raw.read(MAX_RESPONSE_BYTES)
-                return response.status_code, response.headers
 
     def _headers(self, parts: SplitResult, body: bytes, message_id: str) -> dict[str, str]:
         timestamp = int(time.time())
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        if parts.port not in (None, DEFAULT_PORTS[parts.scheme]):
+            host += f":{parts.port}"
         headers = {
-            "Host": _host_header(parts),
+            "Host": host,
             "User-Agent": USER_AGENT,
             "Content-Type": "application/json",
             "Connection": "close",
@@ -153,13 +125,9 @@ class WebhookSender:
 
 
 def signer(secret: str) -> Webhook:
-    """The standardwebhooks signer for a secret, or ValueError at start if it is malformed.
-
-    A Standard Webhooks secret is "whsec_" + base64 of the key, read as the package's
-    Webhook(secret) reads it; its key must be valid base64 here, where the package would
-    skip stray characters and sign with a key the operator did not mean. Any other
-    string is the key as UTF-8 bytes (such receivers verify with Webhook(secret.encode())).
-    """
+    """The standardwebhooks signer, or ValueError at start: a "whsec_" key must be valid
+    base64 here, where the package would skip stray characters and sign with a key the
+    operator did not mean. Any other string is the key as UTF-8 bytes."""
     if not secret.startswith(SECRET_PREFIX):
         return Webhook(secret.encode())
     encoded = secret.removeprefix(SECRET_PREFIX)
@@ -170,12 +138,8 @@ def signer(secret: str) -> Webhook:
 
 
 class _PinnedAdapter(HTTPAdapter):
-    """Hands requests a urllib3 pool aimed at one vetted address, so no name is looked up.
-
-    For https, `server_hostname` sends the URL's host name (SNI) and checks the
-    certificate against it; TLS settings are the sender's context, so requests' own CA
-    bundle logic is off (`cert_verify`).
-    """
+    """Hands requests a urllib3 pool aimed at one vetted address, so no name is looked up;
+    `server_hostname` keeps the URL's host name for SNI and the certificate check."""
 
     def __init__(self, parts: SplitResult, address: IPAddress, tls: ssl.SSLContext) -> None:
         super().__init__()
@@ -184,28 +148,19 @@ class _PinnedAdapter(HTTPAdapter):
                 str(address), port_of(parts), maxsize=1, ssl_context=tls,
                 cert_reqs="CERT_REQUIRED", server_hostname=parts.hostname)
         else:
-            self._pool = _WatchedHTTPPool(str(address), port_of(parts), maxsize=1)
+            self._pool = HTTPConnectionPool(str(address), port_of(parts), maxsize=1)
+            self._pool.ConnectionCls = _WatchedHTTPConnection
 
-    def get_connection_with_tls_context(self, request: requests.PreparedRequest, verify: Any,
-                                        proxies: Any = None, cert: Any = None) -> HTTPConnectionPool:
+    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> HTTPConnectionPool:
         return self._pool
 
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        """Nothing to do: the pool's TLS settings are fixed in __init__."""
-
-    def close(self) -> None:
-        super().close()
-        self._pool.close()
+    def cert_verify(self, *args: Any) -> None:
+        """Nothing to do: the sender's TLS context, not requests' CA bundle, is the pool's."""
 
 
 class _Deadline:
-    """One time limit for the whole attempt: connect, TLS, request and response.
-
-    Socket timeouts restart with every read, so a receiver trickling a byte a second
-    could hold a worker for ever. A watchdog shuts the attempt's socket down when the
-    time is up, whatever call is blocked on it; the socket is watched from the moment
-    it exists (connected, or its TLS handshake begun).
-    """
+    """One time limit for the whole attempt, TLS handshake included: socket timeouts
+    restart with every read, so a watchdog shuts the socket down when time is up."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -214,7 +169,6 @@ class _Deadline:
         self._watched: list[socket.socket] = []
         self._lock = threading.Lock()
         self._watchdog = threading.Timer(seconds, self._cut)
-        self._token: Token[_Deadline] | None = None
 
     def __enter__(self) -> _Deadline:
         self._token = _running_attempt.set(self)
@@ -235,8 +189,8 @@ class _Deadline:
         return left
 
     def watch(self, sock: socket.socket) -> None:
-        """Shut `sock` down when time is up. The watchdog holds a duplicate: it stays
-        open whatever the connection does with `sock`, so no other socket can be hit."""
+        """Shut `sock` down when time is up, through a duplicate that stays open whatever
+        the connection does with `sock`, so no other socket reusing its number is hit."""
         duplicate = socket.fromfd(sock.fileno(), sock.family, sock.type)
         with self._lock:
             self._watched.append(duplicate)
@@ -266,86 +220,48 @@ class _WatchedHTTPConnection(HTTPConnection):
         _running_attempt.get().watch(self.sock)
 
 
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
 class _WatchedTLSSocket(ssl.SSLSocket):
-    """A TLS socket the running attempt's deadline watches from the start of its handshake
-    (the sender's context makes these, through `SSLContext.sslsocket_class`)."""
+    """A TLS socket the running attempt's deadline watches from its handshake on."""
 
     def do_handshake(self, block: bool = False) -> None:
         _running_attempt.get().watch(self)
         super().do_handshake(block)
 
 
-def _outcome(status: int, headers: Mapping[str, str]) -> AttemptResult:
-    if 200 <= status < 300:
-        return AttemptResult(True, status, f"HTTP {status}", retry=False)
-    reason = f"HTTP {status}"
-    if 300 <= status < 400:
-        reason += " (redirects are not followed)"
-    retry_after = _retry_after(headers.get("Retry-After")) if status in (429, 503) else None
-    return AttemptResult(False, status, reason, retry=status != 410, retry_after=retry_after)
+def _outcome(response: requests.Response) -> AttemptResult:
+    status = response.status_code
+    delivered = 200 <= status < 300
+    reason = f"HTTP {status}" + (" (redirects are not followed)" if 300 <= status < 400 else "")
+    retry_after = response.headers.get("Retry-After") if status in (429, 503) else None
+    return AttemptResult(delivered, status, reason, retry=not delivered and status != 410,
+                         retry_after=_retry_after(retry_after))
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After value (delta-seconds or an HTTP date), capped; None if unreadable."""
+    """Seconds from Retry-After (delta-seconds or an HTTP date), capped; None if unreadable."""
     if value is None:
         return None
-    value = value.strip()
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except ValueError:
-            return None
-        when = when.replace(tzinfo=when.tzinfo or timezone.utc)
-        seconds = (when - datetime.now(timezone.utc)).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+    with suppress(InvalidHeader):
+        return min(float(Retry.DEFAULT.parse_retry_after(value)), MAX_RETRY_AFTER)
+    return None
 
 
 def _network_reason(exc: BaseException, deadline: _Deadline) -> str:
-    causes = list(_causes(exc))
-    # urllib3's NewConnectionError (a refused or unreachable address) subclasses its TimeoutError.
-    if deadline.cut or any(isinstance(cause, (TimeoutError, Urllib3Timeout))
-                           and not isinstance(cause, NewConnectionError) for cause in causes):
-        return f"timeout after {deadline.seconds} s"
-    for cause in causes:
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS certificate rejected: {cause.verify_message}"
-    root = causes[-1]
-    return f"{type(root).__name__}: {root}"[:200]
-
-
-def _causes(exc: BaseException | None) -> Iterator[BaseException]:
-    """`exc`, then what it wraps, down to the socket error: requests wraps urllib3's
-    MaxRetryError, whose `reason` wraps a ProtocolError, whose last argument is the
-    OSError itself."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
+    """A line for the log, from the socket or TLS error at the root of what was raised:
+    requests and urllib3 keep what they wrap as a cause, a context or an argument."""
+    seen = {id(exc)}
+    while wrapped := [inner for inner in (exc.__cause__, exc.__context__, *exc.args)
+                      if isinstance(inner, BaseException) and id(inner) not in seen]:
+        exc = wrapped[0]
         seen.add(id(exc))
-        yield exc
-        reason = getattr(exc, "reason", None)  # MaxRetryError's; ssl.SSLError's is a str
-        wrapped = [arg for arg in exc.args if isinstance(arg, BaseException)]
-        if isinstance(reason, BaseException):
-            exc = reason
-        elif wrapped:
-            exc = wrapped[-1]
-        else:
-            exc = exc.__cause__ or exc.__context__
+    if deadline.cut or isinstance(exc, TimeoutError):
+        return f"timeout after {deadline.seconds} s"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS certificate rejected: {exc.verify_message}"
+    return f"{type(exc).__name__}: {exc}"[:200]
 
 
 def _failed(reason: str, retry: bool = True) -> AttemptResult:
     return AttemptResult(False, None, reason, retry=retry)
-
-
-def _host_header(parts: SplitResult) -> str:
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    if parts.port in (None, DEFAULT_PORTS[parts.scheme]):
-        return host
-    return f"{host}:{parts.port}"
-
