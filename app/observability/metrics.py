@@ -6,7 +6,7 @@ import os
 import re
 from collections import defaultdict
 from itertools import product
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client import disable_created_metrics
@@ -116,11 +116,6 @@ class Metrics:
     def count_request(self, method: str, endpoint: str, status: int, elapsed: float) -> None:
         self.http_requests.labels(method, endpoint, "success" if status < 400 else "error").inc()
         self.http_duration.labels(method, endpoint).observe(elapsed)
-
-    def series(self, family: Counter | Gauge | Histogram, *labels: str) -> Any:
-        """`family.labels(*labels)`, through which the scale-out workers' families write
-        to Redis instead (app.observability.shared_metrics)."""
-        return family.labels(*labels)
 
     def collect(self) -> Iterator[Metric]:
         """Every declared family, listed even when empty, each series summed over this process

@@ -65,7 +65,7 @@ def start_delivery(job_id: str, store: RecordStore, metrics: Metrics, scheduler:
         log.error("webhook attempt could not be scheduled; delivery failed",
                   extra={"job_id": job_id, "attempt": attempt, "reason": repr(exc)[:200]})
         store.update(job_id, webhook_status=FAILED)
-        metrics.series(metrics.webhook_deliveries, FAILED).inc()
+        metrics.webhook_deliveries.labels(FAILED).inc()
 
 
 def deliver(job_id: str, attempt: int, store: RecordStore, sender: WebhookSender,
@@ -107,4 +107,4 @@ def _record(job_id: str, attempt: int, record: DeliveryRecord, result: AttemptRe
     if outcome == RETRYING:
         start_delivery(job_id, store, metrics, scheduler, attempt + 1, delay)
     else:
-        metrics.series(metrics.webhook_deliveries, "success" if result.delivered else FAILED).inc()
+        metrics.webhook_deliveries.labels("success" if result.delivered else FAILED).inc()
