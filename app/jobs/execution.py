@@ -49,7 +49,7 @@ def run_job(job_id: str, store: JobStore, algorithms: Mapping[str, Algorithm], m
 
 def fail_job(job_id: str, store: JobStore, metrics: Metrics, error: str,
              on_finished: Callable[[JobRecord], None],
-             expected=frozenset({PENDING, RUNNING})) -> JobRecord | None:
+             expected: frozenset[str] = frozenset({PENDING, RUNNING})) -> JobRecord | None:
     """A job that will not finish (shutdown, lost worker) is failed with a clear error."""
     now = time.time()
     current = store.get(job_id)
