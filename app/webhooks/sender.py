@@ -39,14 +39,12 @@ class AttemptResult:
     delivered: bool            # the receiver answered 2xx
     status_code: int | None    # None when no HTTP answer came
     reason: str                # one line for logs: "HTTP 500", "timeout after 10.0 s", ...
-    retry: bool                # False: retrying cannot help (delivered, 410 Gone, refused)
+    retry: bool = True         # False: retrying cannot help (delivered, 410 Gone, refused)
     retry_after: float | None = None  # seconds, from Retry-After on a 429 or 503
 
 
 class WebhookSender:
-    """Makes single attempts; the caller owns the retry schedule. Each attempt gets its
-    own Session: the adapter carries its vetted address, and a shared cookie jar would
-    carry cookies between attempts."""
+    """Makes single attempts; the caller owns the retry schedule."""
 
     def __init__(self, policy: AddressPolicy, timeout: float = 10.0,
                  secret: str | None = None) -> None:
@@ -69,39 +67,37 @@ class WebhookSender:
             parts = check_url_syntax(url)
             addresses = resolve_allowed(parts.hostname, port_of(parts), self.policy)
         except RefusedAddress as exc:
-            return _failed(f"refused: {exc}", retry=False)
+            return AttemptResult(False, None, f"refused: {exc}", retry=False)
         except ValueError as exc:
-            return _failed(f"invalid URL: {exc}", retry=False)
+            return AttemptResult(False, None, f"invalid URL: {exc}", retry=False)
         except socket.gaierror as exc:
-            return _failed(f"DNS lookup of '{parts.hostname}' failed: {exc.strerror}")
+            reason = f"DNS lookup of '{parts.hostname}' failed: {exc.strerror}"
+            return AttemptResult(False, None, reason)
         headers = self._headers(parts, body, message_id)
+        request = requests.Request("POST", url, headers, data=body).prepare()
         with _Deadline(self.timeout) as deadline:
             try:
-                response = self._post(url, parts, addresses, body, headers, deadline)
+                response = self._post(request, parts, addresses, deadline)
                 if deadline.cut:  # the answer was parsed from a connection cut short
                     raise TimeoutError
             except (requests.RequestException, Urllib3Error, OSError) as exc:
-                return _failed(_network_reason(exc, deadline))
+                return _network_failure(exc, deadline)
         return _outcome(response)
 
-    def _post(self, url: str, parts: SplitResult, addresses: list[IPAddress], body: bytes,
-              headers: dict[str, str], deadline: _Deadline) -> requests.Response:
-        """POST to the first of `addresses` that accepts the connection; the next is tried
-        only when none could be opened, so the request is never sent twice."""
+    def _post(self, request: requests.PreparedRequest, parts: SplitResult,
+              addresses: list[IPAddress], deadline: _Deadline) -> requests.Response:
+        """POST to the first of `addresses` that accepts the connection, never twice. Through
+        the adapter alone: no Session to follow redirects or add proxies, cookies, headers."""
         for address in addresses:
-            with requests.Session() as session:
-                session.trust_env = False
-                session.headers.clear()  # only our headers: no "Accept: */*", gzip or keep-alive
-                session.mount(f"{parts.scheme}://", _PinnedAdapter(parts, address, self._tls))
-                try:
-                    with session.post(url, data=body, headers=headers, allow_redirects=False,
-                                      stream=True, timeout=deadline.remaining()) as response:
-                        response.raw.read(MAX_RESPONSE_BYTES)
-                        return response
-                except requests.ConnectionError as exc:
-                    if not isinstance(getattr(exc.args[0], "reason", None), NewConnectionError):
-                        raise
-                    refused = exc
+            adapter = _PinnedAdapter(parts, address, self._tls)
+            try:
+                with adapter.send(request, stream=True, timeout=deadline.remaining()) as response:
+                    response.raw.read(MAX_RESPONSE_BYTES)
+                    return response
+            except requests.ConnectionError as exc:
+                if not isinstance(getattr(exc.args[0], "reason", None), NewConnectionError):
+                    raise
+                refused = exc
         raise refused
 
     def _headers(self, parts: SplitResult, body: bytes, message_id: str) -> dict[str, str]:
@@ -191,22 +187,17 @@ class _Deadline:
     def watch(self, sock: socket.socket) -> None:
         """Shut `sock` down when time is up, through a duplicate that stays open whatever
         the connection does with `sock`, so no other socket reusing its number is hit."""
-        duplicate = socket.fromfd(sock.fileno(), sock.family, sock.type)
         with self._lock:
-            self._watched.append(duplicate)
-            if self.cut:  # connected just as time ran out
-                _shut(duplicate)
+            self._watched.append(socket.fromfd(sock.fileno(), sock.family, sock.type))
+        if self.cut:  # connected just as time ran out
+            self._cut()
 
     def _cut(self) -> None:
         with self._lock:
             self.cut = True
             for duplicate in self._watched:
-                _shut(duplicate)
-
-
-def _shut(sock: socket.socket) -> None:
-    with suppress(OSError):  # the peer closed it already
-        sock.shutdown(socket.SHUT_RDWR)
+                with suppress(OSError):  # the peer closed it already
+                    duplicate.shutdown(socket.SHUT_RDWR)
 
 
 _running_attempt: ContextVar[_Deadline] = ContextVar("webhook_attempt")
@@ -232,36 +223,25 @@ def _outcome(response: requests.Response) -> AttemptResult:
     status = response.status_code
     delivered = 200 <= status < 300
     reason = f"HTTP {status}" + (" (redirects are not followed)" if 300 <= status < 400 else "")
-    retry_after = response.headers.get("Retry-After") if status in (429, 503) else None
+    retry_after = None
+    with suppress(InvalidHeader):  # an unreadable Retry-After leaves the scheduled delay
+        if status in (429, 503) and (value := response.headers.get("Retry-After")) is not None:
+            retry_after = min(float(Retry.DEFAULT.parse_retry_after(value)), MAX_RETRY_AFTER)
     return AttemptResult(delivered, status, reason, retry=not delivered and status != 410,
-                         retry_after=_retry_after(retry_after))
+                         retry_after=retry_after)
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from Retry-After (delta-seconds or an HTTP date), capped; None if unreadable."""
-    if value is None:
-        return None
-    with suppress(InvalidHeader):
-        return min(float(Retry.DEFAULT.parse_retry_after(value)), MAX_RETRY_AFTER)
-    return None
-
-
-def _network_reason(exc: BaseException, deadline: _Deadline) -> str:
-    """A line for the log, from the socket or TLS error at the root of what was raised:
-    requests and urllib3 keep what they wrap as a cause, a context or an argument."""
-    seen = {id(exc)}
-    while wrapped := [inner for inner in (exc.__cause__, exc.__context__, *exc.args)
-                      if isinstance(inner, BaseException) and id(inner) not in seen]:
-        exc = wrapped[0]
-        seen.add(id(exc))
+def _network_failure(exc: BaseException, deadline: _Deadline) -> AttemptResult:
+    """A failed attempt, its reason from the socket or TLS error at the root of what was
+    raised: requests and urllib3 raise theirs while handling what they wrap."""
+    while exc.__context__ is not None:
+        exc = exc.__context__
     if deadline.cut or isinstance(exc, TimeoutError):
-        return f"timeout after {deadline.seconds} s"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"TLS certificate rejected: {exc.verify_message}"
-    return f"{type(exc).__name__}: {exc}"[:200]
-
-
-def _failed(reason: str, retry: bool = True) -> AttemptResult:
-    return AttemptResult(False, None, reason, retry=retry)
+        reason = f"timeout after {deadline.seconds} s"
+    elif isinstance(exc, ConnectionRefusedError):
+        reason = "connection refused"
+    elif isinstance(exc, ssl.SSLCertVerificationError):
+        reason = f"TLS certificate rejected: {exc.verify_message}"
+    else:
+        reason = f"{type(exc).__name__}: {exc}"[:200]
+    return AttemptResult(False, None, reason)
