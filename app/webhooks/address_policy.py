@@ -93,11 +93,19 @@ def resolve_allowed(host: str, port: int, policy: AddressPolicy) -> list[IPAddre
     """
     infos = _getaddrinfo(host, port, policy.lookup_timeout_seconds)
     addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
-    if not policy.allow_private and host.lower() not in policy.allowed_hosts:
-        for address in addresses:
-            reason = refusal(address)
-            if reason:
-                raise RefusedAddress(_refusal_message(host, address, reason))
+    if policy.allow_private or host.lower() in policy.allowed_hosts:
+        return addresses
+    for address in addresses:
+        if reason := refusal(address):
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                refused = f"'{host}' resolves to {address}, {reason}"
+            else:
+                refused = f"{host} is {reason}"
+            raise RefusedAddress(f"webhook host {refused}; allowed only when the service runs "
+                                 "with WEBHOOK_ALLOW_PRIVATE=1 or lists the host in "
+                                 "WEBHOOK_ALLOWED_HOSTS")
     return addresses
 
 
@@ -124,11 +132,15 @@ def _getaddrinfo(host: str, port: int, seconds: float) -> list[tuple]:
 
 
 def refusal(address: IPAddress) -> str | None:
-    """Why `address` is refused, e.g. "a loopback address"; None for a public address."""
-    embedded = _embedded_ipv4(address)
-    if embedded is not None:
-        reason = refusal(embedded)
-        return reason and f"an IPv6 address embedding {embedded}, {reason}"
+    """Why `address` is refused, e.g. "a loopback address"; None for a public address.
+    An IPv6 address embedding an IPv4 one (mapped, 6to4, NAT64) is judged by that one."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if address in _NAT64:
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
+        if embedded is not None:
+            reason = refusal(embedded)
+            return reason and f"an IPv6 address embedding {embedded}, {reason}"
     for network, name in _NAMED_NETWORKS:
         if address in network:
             return name
@@ -139,24 +151,3 @@ def refusal(address: IPAddress) -> str | None:
 
 def port_of(parts: SplitResult) -> int:
     return parts.port or DEFAULT_PORTS[parts.scheme]
-
-
-def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address inside an IPv6 one (mapped ::ffff:a.b.c.d, 6to4, NAT64), if any."""
-    if address.version == 4:
-        return None
-    if address in _NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFF_FFFF)
-    return address.ipv4_mapped or address.sixtofour
-
-
-def _refusal_message(host: str, address: IPAddress, reason: str) -> str:
-    """What was refused and the settings that allow it, for the 400 and the delivery log."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        refused = f"webhook host '{host}' resolves to {address}, {reason}"
-    else:
-        refused = f"webhook host {host} is {reason}"
-    return (f"{refused}; allowed only when the service runs with WEBHOOK_ALLOW_PRIVATE=1 "
-            "or lists the host in WEBHOOK_ALLOWED_HOSTS")
