@@ -21,20 +21,13 @@ DELIVERED = "delivered"
 FAILED = "failed"
 
 
-class DeliveryRecord(Protocol):
-    """What delivery reads from a job record."""
-
-    webhook: str | None
-    request_id: str | None
-    webhook_attempts: int
-
-    def webhook_payload(self) -> dict[str, Any]: ...
-
-
 class RecordStore(Protocol):
-    def get(self, job_id: str) -> DeliveryRecord | None: ...
+    """A job store. Delivery reads a record's webhook, request_id, webhook_attempts and
+    webhook_payload(), and updates its webhook_status and webhook_attempts."""
 
-    def update(self, job_id: str, **changes: Any) -> DeliveryRecord | None: ...
+    def get(self, job_id: str) -> Any: ...
+
+    def update(self, job_id: str, **changes: Any) -> Any: ...
 
 
 class RetryScheduler(Protocol):
@@ -72,10 +65,9 @@ def deliver(job_id: str, attempt: int, store: RecordStore, sender: WebhookSender
             metrics: Metrics, delays: Sequence[float], scheduler: RetryScheduler) -> None:
     """Make attempt number `attempt` (1 = the first), then schedule the next if one is due."""
     record = store.get(job_id)
-    if record is None or not record.webhook:
-        return
-    result = sender.send(record.webhook, record.webhook_payload(), message_id=job_id)
-    _record(job_id, attempt, record, result, store, metrics, delays, scheduler)
+    if record is not None and record.webhook:
+        result = sender.send(record.webhook, record.webhook_payload(), message_id=job_id)
+        _record(job_id, attempt, record, result, store, metrics, delays, scheduler)
 
 
 def cut_off(job_id: str, attempt: int, store: RecordStore, metrics: Metrics,
@@ -83,13 +75,12 @@ def cut_off(job_id: str, attempt: int, store: RecordStore, metrics: Metrics,
     """An attempt whose worker was stopped or died before its outcome was written counts
     as a failed attempt, and the schedule goes on: no delivery is left "pending"."""
     record = store.get(job_id)
-    if record is None or not record.webhook or record.webhook_attempts >= attempt:
-        return
-    result = AttemptResult(False, None, "cut off: its worker stopped", retry=True)
-    _record(job_id, attempt, record, result, store, metrics, delays, scheduler)
+    if record is not None and record.webhook and record.webhook_attempts < attempt:
+        result = AttemptResult(False, None, "cut off: its worker stopped")
+        _record(job_id, attempt, record, result, store, metrics, delays, scheduler)
 
 
-def _record(job_id: str, attempt: int, record: DeliveryRecord, result: AttemptResult,
+def _record(job_id: str, attempt: int, record: Any, result: AttemptResult,
             store: RecordStore, metrics: Metrics, delays: Sequence[float],
             scheduler: RetryScheduler) -> None:
     """Write an attempt's outcome, then schedule the next attempt if one is due."""
