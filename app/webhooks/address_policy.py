@@ -37,11 +37,8 @@ _lookup_slots = threading.BoundedSemaphore(MAX_LOOKUPS_IN_FLIGHT)
 
 @dataclass(frozen=True)
 class AddressPolicy:
-    """What the operator allows beyond public addresses (README, Configuration).
-
-    allowed_hosts are trusted names, lowercase as written in the URL (IPv6 without
-    brackets): the name is trusted, not its addresses.
-    """
+    """What the operator allows beyond public addresses. allowed_hosts are trusted names,
+    lowercase as in the URL (IPv6 without brackets): the name is trusted, not its addresses."""
     allow_private: bool = False
     allowed_hosts: frozenset[str] = frozenset()
     lookup_timeout_seconds: float = 3.0

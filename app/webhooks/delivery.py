@@ -50,8 +50,7 @@ def sender_for(settings: Settings) -> WebhookSender:
 def start_delivery(job_id: str, store: RecordStore, metrics: Metrics, scheduler: RetryScheduler,
                    attempt: int = 1, delay: float = 0.0) -> None:
     """Schedule attempt 1 now (the finishing write has set webhook_status "pending"), or a
-    later one. If the scheduler cannot take it, the delivery has failed and says so,
-    rather than waiting as "pending" or "retrying" for ever."""
+    later one. If the scheduler cannot take it, the delivery fails now, never left pending."""
     try:
         scheduler.schedule(job_id, attempt, delay)
     except Exception as exc:
@@ -80,9 +79,8 @@ def cut_off(job_id: str, attempt: int, store: RecordStore, metrics: Metrics,
         _record(job_id, attempt, record, result, store, metrics, delays, scheduler)
 
 
-def _record(job_id: str, attempt: int, record: Any, result: AttemptResult,
-            store: RecordStore, metrics: Metrics, delays: Sequence[float],
-            scheduler: RetryScheduler) -> None:
+def _record(job_id: str, attempt: int, record: Any, result: AttemptResult, store: RecordStore,
+            metrics: Metrics, delays: Sequence[float], scheduler: RetryScheduler) -> None:
     """Write an attempt's outcome, then schedule the next attempt if one is due."""
     delay = None
     if not result.delivered and result.retry and attempt <= len(delays):
@@ -90,11 +88,9 @@ def _record(job_id: str, attempt: int, record: Any, result: AttemptResult,
         delay = min(max(result.retry_after or 0.0, delays[attempt - 1]), max(delays))
     outcome = DELIVERED if result.delivered else FAILED if delay is None else RETRYING
     store.update(job_id, webhook_status=outcome, webhook_attempts=attempt)
-    log.info(
-        "webhook attempt",
-        extra={"job_id": job_id, "request_id": record.request_id, "attempt": attempt,
-               "outcome": outcome, "reason": result.reason, "next_in_seconds": delay},
-    )
+    log.info("webhook attempt", extra={
+        "job_id": job_id, "request_id": record.request_id, "attempt": attempt,
+        "outcome": outcome, "reason": result.reason, "next_in_seconds": delay})
     if outcome == RETRYING:
         start_delivery(job_id, store, metrics, scheduler, attempt + 1, delay)
     else:

@@ -58,10 +58,8 @@ class WebhookSender:
 
     def send(self, url: str, payload: dict, message_id: str) -> AttemptResult:
         """POST `payload` as JSON to `url` once; never raises for a network or HTTP problem.
-
-        A refused address is not retried: it passed the check at job creation, so it is
-        DNS rebinding or a misconfiguration, which a retry seconds later would not fix.
-        """
+        A refused address is not retried: it passed the check at job creation, so it is DNS
+        rebinding or a misconfiguration, which a retry seconds later would not fix."""
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             parts = check_url_syntax(url)
@@ -73,8 +71,7 @@ class WebhookSender:
         except socket.gaierror as exc:
             reason = f"DNS lookup of '{parts.hostname}' failed: {exc.strerror}"
             return AttemptResult(False, None, reason)
-        headers = self._headers(parts, body, message_id)
-        request = requests.Request("POST", url, headers, data=body).prepare()
+        request = self._request(url, parts, body, message_id)
         with _Deadline(self.timeout) as deadline:
             try:
                 response = self._post(request, parts, addresses, deadline)
@@ -100,8 +97,9 @@ class WebhookSender:
                 refused = exc
         raise refused
 
-    def _headers(self, parts: SplitResult, body: bytes, message_id: str) -> dict[str, str]:
-        timestamp = int(time.time())
+    def _request(self, url: str, parts: SplitResult, body: bytes,
+                 message_id: str) -> requests.PreparedRequest:
+        signed_at = datetime.now(timezone.utc).replace(microsecond=0)
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         if parts.port not in (None, DEFAULT_PORTS[parts.scheme]):
             host += f":{parts.port}"
@@ -111,13 +109,12 @@ class WebhookSender:
             "Content-Type": "application/json",
             "Connection": "close",
             "webhook-id": message_id,
-            "webhook-timestamp": str(timestamp),
+            "webhook-timestamp": str(int(signed_at.timestamp())),
         }
         if self._signer is not None:
-            signed_at = datetime.fromtimestamp(timestamp, timezone.utc)
             # As str: earlier 1.x releases of standardwebhooks sign only str; body is UTF-8 JSON.
             headers["webhook-signature"] = self._signer.sign(message_id, signed_at, body.decode())
-        return headers
+        return requests.Request("POST", url, headers, data=body).prepare()
 
 
 def signer(secret: str) -> Webhook:
