@@ -71,14 +71,6 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return response
 
 
-def client_error_response(error: ClientError) -> Response:
-    if isinstance(error, ApiError):
-        status, code, headers = error.status, error.code, error.headers
-    else:
-        status, code, headers = CLIENT_ERRORS[type(error)]
-    return error_response(status, code, error.message, error.details, headers)
-
-
 def http_exception_response(exc: HTTPException) -> Response:
     status = exc.code or 500
     messages = {
@@ -98,12 +90,13 @@ def http_exception_response(exc: HTTPException) -> Response:
                           messages.get(status, exc.name), details, headers)
 
 
-def unexpected_error_response(exc: Exception) -> Response:
+def any_error_response(error: Exception) -> Response:
+    """Flask's handler for every exception: a bug is a 500 whose traceback only the log gets."""
+    if isinstance(error, ClientError):
+        status, code, headers = ((error.status, error.code, error.headers)
+                                 if isinstance(error, ApiError) else CLIENT_ERRORS[type(error)])
+        return error_response(status, code, error.message, error.details, headers)
+    if isinstance(error, HTTPException):
+        return http_exception_response(error)
     log.exception("unhandled error")
     return error_response(500, "INTERNAL_ERROR", "internal server error")
-
-
-def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(ClientError, client_error_response)
-    app.register_error_handler(HTTPException, http_exception_response)
-    app.register_error_handler(Exception, unexpected_error_response)
