@@ -27,13 +27,6 @@ def remember_request(worker: Any, req: Any) -> None:
     _served.request = req
 
 
-def close_connection() -> None:
-    """Close the connection after this answer: no next request is found after a bad body."""
-    request = getattr(_served, "request", None)
-    if request is not None:
-        request.force_close()
-
-
 class DeadlineInput:
     """`wsgi.input` whose `fire`, at the deadline, shuts the socket's read side unless the body
     was read first: 408. A body ending before its Content-Length is a 400 (gunicorn sets
@@ -139,8 +132,10 @@ class BodyDeadline:
         body = environ["wsgi.input"] = self.watch(environ["wsgi.input"], sock, content_length)
         try:
             response = self.wsgi_app(environ, start_response)
-            if not body.done:  # gunicorn would read the rest with no deadline
-                close_connection()
+            # After a bad body or one left unread, close: gunicorn would read the rest with no
+            # deadline, or find no next request in it.
+            if not body.done and getattr(_served, "request", None) is not None:
+                _served.request.force_close()
             return response
         finally:
             body.cancel()
