@@ -125,7 +125,9 @@ class BodyDeadline:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         sock = environ.get("gunicorn.socket")
-        content_length = _content_length(environ)
+        # The declared body length; None when chunked, 0 when there is no body at all.
+        chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower().strip().endswith("chunked")
+        content_length = None if chunked else get_content_length(environ) or 0
         if (sock is None or content_length == 0
                 or not environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1")):
             return self.wsgi_app(environ, start_response)
@@ -159,10 +161,3 @@ class BodyDeadline:
             if body is not None and not body.done:
                 time.sleep(max(body.deadline - time.monotonic(), 0))
                 body.fire()
-
-
-def _content_length(environ: dict[str, Any]) -> int | None:
-    """The declared body length; None when chunked, 0 when there is no body at all."""
-    if environ.get("HTTP_TRANSFER_ENCODING", "").lower().strip().endswith("chunked"):
-        return None
-    return get_content_length(environ) or 0
