@@ -25,7 +25,7 @@ from app.observability.metrics import Metrics
 from app.web.auth import public_paths, register_auth
 from app.web.body_deadline import BodyDeadline
 from app.web.client_address import TrustedProxyFix
-from app.web.errors import any_error_response
+from app.web.errors import error_response
 from app.web.instrumentation import RequestCycle
 from app.web.limits import InvokeSlots
 from app.webhooks import delivery
@@ -59,7 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None,
     app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
         RequestCycle(BodyDeadline(app.wsgi_app, settings.body_timeout_seconds), metrics),
         settings.forwarded_allow_ips)
-    app.register_error_handler(Exception, any_error_response)
+    app.register_error_handler(Exception, error_response)
     register_auth(app, settings)
     for blueprint in (invoke_routes.bp, jobs_routes.bp, health_routes.bp, docs_routes.bp):
         app.register_blueprint(blueprint)

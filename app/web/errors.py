@@ -48,21 +48,30 @@ class ApiError(ClientError):
         self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    """The envelope for this request's route: flat, or wrapped under `detail` on /jobs."""
-    body = {"error": code, "message": message, "details": details,
+def error_response(error: Exception) -> Response:
+    """Flask's handler for every exception: the envelope for this request's route, flat or
+    wrapped under `detail` on /jobs."""
+    if not isinstance(error, ClientError):
+        error = _api_error(error)
+    status, code, headers = ((error.status, error.code, error.headers)
+                             if isinstance(error, ApiError) else CLIENT_ERRORS[type(error)])
+    body = {"error": code, "message": error.message, "details": error.details,
             "request_id": current_request_id()}
     if request.path == JOBS_PATH_PREFIX or request.path.startswith(JOBS_PATH_PREFIX + "/"):
         response = jsonify(jobs_envelope.dump({"detail": body}))
     else:
         response = jsonify(flat_envelope.dump(body))
     response.status_code = status
-    response.headers.update(headers or {})
+    response.headers.update(headers)
     return response
 
 
-def http_exception_response(exc: HTTPException) -> Response:
+def _api_error(exc: Exception) -> ApiError:
+    """Werkzeug's HTTP errors with our codes and messages; anything else is a bug: a 500 whose
+    traceback only the log gets."""
+    if not isinstance(exc, HTTPException):
+        log.exception("unhandled error")
+        return ApiError(500, "INTERNAL_ERROR", "internal server error")
     status = exc.code or 500
     messages = {
         404: f"no route for {request.method} {request.path[:200]}",
@@ -77,17 +86,5 @@ def http_exception_response(exc: HTTPException) -> Response:
         details = {"content_type": (request.content_type or "")[:100]}
     # Keep headers such as Allow (405) that the exception carries, but not its HTML content type.
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    return error_response(status, HTTP_STATUS_CODES.get(status, f"HTTP_{status}"),
-                          messages.get(status, exc.name), details, headers)
-
-
-def any_error_response(error: Exception) -> Response:
-    """Flask's handler for every exception: a bug is a 500 whose traceback only the log gets."""
-    if isinstance(error, ClientError):
-        status, code, headers = ((error.status, error.code, error.headers)
-                                 if isinstance(error, ApiError) else CLIENT_ERRORS[type(error)])
-        return error_response(status, code, error.message, error.details, headers)
-    if isinstance(error, HTTPException):
-        return http_exception_response(error)
-    log.exception("unhandled error")
-    return error_response(500, "INTERNAL_ERROR", "internal server error")
+    return ApiError(status, HTTP_STATUS_CODES.get(status, f"HTTP_{status}"),
+                    messages.get(status, exc.name), details, headers)
