@@ -2,7 +2,6 @@
 `app.extensions`, one blueprint per area. Tests pass `config=` overrides and `algorithms=`."""
 from __future__ import annotations
 
-import logging
 from typing import Any, Mapping
 
 from flask import Flask
@@ -29,8 +28,6 @@ from app.web.errors import error_response
 from app.web.instrumentation import RequestCycle
 from app.web.limits import InvokeSlots
 from app.webhooks import delivery
-
-log = logging.getLogger(__name__)
 
 
 def create_app(config: Mapping[str, Any] | None = None,

@@ -58,8 +58,7 @@ def build_spec(app: Flask, algorithms: Mapping[str, Algorithm], default_algorith
     for schema in (ErrorResponse, JobErrorResponse, InvokeResponse, AlgorithmList, HealthResponse,
                    ReadinessResponse, JobRequest, JobCreateResponse, JobStatusResponse):
         spec.components.schema(schema.__name__, schema=schema)
-    params = {"oneOf": [_ref(name) for name in _algorithm_components(spec, algorithms,
-                                                                     default_algorithm)]}
+    params = _algorithm_components(spec, algorithms, default_algorithm)
     _typed_properties(spec.components.schemas, algorithms)
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         documented = getattr(app.view_functions[rule.endpoint], ATTRIBUTE, None)
@@ -80,9 +79,9 @@ def build_spec(app: Flask, algorithms: Mapping[str, Algorithm], default_algorith
 
 
 def _algorithm_components(spec: APISpec, algorithms: Mapping[str, Algorithm],
-                          default: str) -> list[str]:
+                          default: str) -> dict[str, Any]:
     """Each algorithm's params (the default's as InvokeRequest; one component per schema
-    class) and result schemas; the names of the params components."""
+    class) and result schemas; a body of any algorithm's params is one of the former."""
     component_of = {type(algorithms[default].params_schema): "InvokeRequest"}
     spec.components.schema("InvokeRequest", schema=algorithms[default].params_schema)
     for name, algorithm in algorithms.items():
@@ -92,7 +91,7 @@ def _algorithm_components(spec: APISpec, algorithms: Mapping[str, Algorithm],
             spec.components.schema(component_of[params_class], schema=algorithm.params_schema)
         if algorithm.result_schema is not None:
             spec.components.schema(f"{name}Result", schema=algorithm.result_schema)
-    return list(component_of.values())
+    return {"oneOf": [_ref(name) for name in component_of.values()]}
 
 
 def _typed_properties(schemas: dict[str, Any], algorithms: Mapping[str, Algorithm]) -> None:
