@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from environs import Env
+
 
 def setting(default: Any, parse: Callable[[Env, str], Any] = Env.str, *,
             secret: bool = False) -> Any:
@@ -15,33 +16,19 @@ def setting(default: Any, parse: Callable[[Env, str], Any] = Env.str, *,
     return field(default=default, repr=not secret, metadata={"parse": parse})
 
 
-def _items(env: Env, name: str) -> tuple[str, ...]:
-    """A comma-separated list; spaces around items and empty items are dropped."""
-    return tuple(item.strip() for item in env.list(name) if item.strip())
-
-
-def _names(env: Env, name: str) -> frozenset[str]:
-    return frozenset(_items(env, name))
-
-
-def _host_names(env: Env, name: str) -> frozenset[str]:
-    """Host names compare in lower case."""
-    return frozenset(host.lower() for host in _items(env, name))
-
-
-def _seconds_list(env: Env, name: str) -> tuple[float, ...]:
-    return tuple(env.list(name, subcast=float))
-
-
-def _upper(env: Env, name: str) -> str:
-    return env.str(name).upper()
+def _items(collect: Callable[[Iterable[str]], Any] = tuple,
+           each: Callable[[str], str] = str) -> Callable[[Env, str], Any]:
+    """A comma-separated list, `each` item given to `collect`; spaces around items and empty
+    items are dropped."""
+    return lambda env, name: collect(each(item.strip()) for item in env.list(name)
+                                     if item.strip())
 
 
 @dataclass(frozen=True)
 class Settings:
     """What the service can be told; the README's configuration table mirrors it."""
 
-    log_level: str = setting("INFO", _upper)
+    log_level: str = setting("INFO", lambda env, name: env.str(name).upper())
     max_content_length: int = setting(1024 * 1024, Env.int)
     default_algorithm: str = setting("PrimeChecker")
     redis_url: str | None = setting(None)
@@ -53,21 +40,22 @@ class Settings:
     job_workers: int = setting(4, Env.int)
     webhook_workers: int = setting(8, Env.int)
     webhook_timeout_seconds: float = setting(10.0, Env.float)
-    webhook_retry_delays: tuple[float, ...] = setting((1.0, 5.0, 15.0), _seconds_list)
+    webhook_retry_delays: tuple[float, ...] = setting(
+        (1.0, 5.0, 15.0), lambda env, name: tuple(env.list(name, subcast=float)))
     sweep_interval_seconds: float = setting(5.0, Env.float)
     shutdown_grace_seconds: float = setting(20.0, Env.float)
     webhook_allow_private: bool = setting(False, Env.bool)
-    webhook_allowed_hosts: frozenset[str] = setting(frozenset(), _host_names)
+    webhook_allowed_hosts: frozenset[str] = setting(frozenset(), _items(frozenset, str.lower))
     webhook_secret: str | None = setting(None, secret=True)
-    extra_algorithms: tuple[str, ...] = setting((), _items)
-    api_keys: frozenset[str] = setting(frozenset(), _names, secret=True)
+    extra_algorithms: tuple[str, ...] = setting((), _items())
+    api_keys: frozenset[str] = setting(frozenset(), _items(frozenset), secret=True)
     metrics_public: bool = setting(True, Env.bool)
     max_inflight_invoke: int = setting(8, Env.int)
     max_params_bytes: int = setting(64 * 1024, Env.int)
     worker_max_jobs: int = setting(1000, Env.int)
     worker_sweep_seconds: float = setting(2.0, Env.float)
     body_timeout_seconds: float = setting(10.0, Env.float)
-    forwarded_allow_ips: tuple[str, ...] = setting(("127.0.0.1", "::1"), _items)
+    forwarded_allow_ips: tuple[str, ...] = setting(("127.0.0.1", "::1"), _items())
     webhook_dns_timeout_seconds: float = setting(3.0, Env.float)
 
     @classmethod

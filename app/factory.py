@@ -2,7 +2,6 @@
 `app.extensions`, one blueprint per area. Tests pass `config=` overrides and `algorithms=`."""
 from __future__ import annotations
 
-import logging
 from typing import Any, Mapping
 
 from flask import Flask
@@ -25,12 +24,10 @@ from app.observability.metrics import Metrics
 from app.web.auth import public_paths, register_auth
 from app.web.body_deadline import BodyDeadline
 from app.web.client_address import TrustedProxyFix
-from app.web.errors import register_error_handlers
+from app.web.errors import error_response
 from app.web.instrumentation import RequestCycle
 from app.web.limits import InvokeSlots
 from app.webhooks import delivery
-
-log = logging.getLogger(__name__)
 
 
 def create_app(config: Mapping[str, Any] | None = None,
@@ -59,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None,
     app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
         RequestCycle(BodyDeadline(app.wsgi_app, settings.body_timeout_seconds), metrics),
         settings.forwarded_allow_ips)
-    register_error_handlers(app)
+    app.register_error_handler(Exception, error_response)
     register_auth(app, settings)
     for blueprint in (invoke_routes.bp, jobs_routes.bp, health_routes.bp, docs_routes.bp):
         app.register_blueprint(blueprint)

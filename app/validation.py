@@ -73,11 +73,9 @@ def _flatten(messages: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
 
 def _lookup(data: Any, path: tuple) -> Any:
     for key in path:
-        if isinstance(data, dict) and key in data:
+        try:
             data = data[key]
-        elif isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data):
-            data = data[key]
-        else:
+        except (KeyError, IndexError, TypeError):
             return _MISSING
     return data
 

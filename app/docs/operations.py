@@ -59,15 +59,6 @@ class Operation:
 
 
 operation = Operation
-NOT_AN_OPERATION = "not an API operation"
-
-
-def not_an_operation(view: View) -> View:
-    """Leave a route out of the document on purpose: served, but no part of the API (the docs
-    pages' static files)."""
-    setattr(view, ATTRIBUTE, NOT_AN_OPERATION)
-    return view
-
-
-def operation_of(view: Callable[..., Any]) -> Operation | str | None:
-    return getattr(view, ATTRIBUTE, None)
+# Leaves a route out of the document on purpose: served, but no part of the API (the docs
+# pages' static files).
+not_an_operation = Operation("", "", "", {})

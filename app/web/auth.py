@@ -1,8 +1,7 @@
 """Optional API-key authentication, off unless `API_KEYS` is set (README, "Configuration").
-
-Probes, docs and (while METRICS_PUBLIC) /metrics stay public; every other path, unknown
-ones too, is 401 without a key, so the routes cannot be mapped. Every key's digest is
-compared, so neither the time taken nor a key's length tells how close a guess was."""
+A path not public, unknown ones too, is 401 without a key, so the routes cannot be mapped.
+Every key's digest is compared, so neither the time taken nor a key's length tells how
+close a guess was."""
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +16,6 @@ from app.web.errors import ApiError
 log = logging.getLogger(__name__)
 
 API_KEY_HEADER = "X-API-Key"
-BEARER_PREFIX = "bearer "
 ALWAYS_PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/docs", "/redoc", "/openapi.json"})
 DOCS_ASSETS_PREFIX = "/docs/static/"
 
@@ -57,11 +55,10 @@ def register_auth(app: Flask, settings: Settings) -> None:
     def require_api_key() -> None:
         if request.path in open_paths or request.path.startswith(DOCS_ASSETS_PREFIX):
             return
-        keys = [request.headers.get(API_KEY_HEADER, "").strip()]
-        authorization = request.headers.get("Authorization", "")
-        if authorization[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX:
-            keys.insert(0, authorization[len(BEARER_PREFIX):].strip())
-        keys = [key for key in keys if key]
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        presented = (token if scheme.lower() == "bearer" else "",
+                     request.headers.get(API_KEY_HEADER, ""))
+        keys = [key.strip() for key in presented if key.strip()]
         # A list, not a generator: every presented key is checked, even after a match.
         valid = [key for key in keys if matches_any(key, key_digests)]
         if not valid:

@@ -27,13 +27,6 @@ def remember_request(worker: Any, req: Any) -> None:
     _served.request = req
 
 
-def close_connection() -> None:
-    """Close the connection after this answer: no next request is found after a bad body."""
-    request = getattr(_served, "request", None)
-    if request is not None:
-        request.force_close()
-
-
 class DeadlineInput:
     """`wsgi.input` whose `fire`, at the deadline, shuts the socket's read side unless the body
     was read first: 408. A body ending before its Content-Length is a 400 (gunicorn sets
@@ -132,15 +125,19 @@ class BodyDeadline:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         sock = environ.get("gunicorn.socket")
-        content_length = _content_length(environ)
+        # The declared body length; None when chunked, 0 when there is no body at all.
+        chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower().strip().endswith("chunked")
+        content_length = None if chunked else get_content_length(environ) or 0
         if (sock is None or content_length == 0
                 or not environ.get("SERVER_PROTOCOL", "").startswith("HTTP/1")):
             return self.wsgi_app(environ, start_response)
         body = environ["wsgi.input"] = self.watch(environ["wsgi.input"], sock, content_length)
         try:
             response = self.wsgi_app(environ, start_response)
-            if not body.done:  # gunicorn would read the rest with no deadline
-                close_connection()
+            # After a bad body or one left unread, close: gunicorn would read the rest with no
+            # deadline, or find no next request in it.
+            if not body.done and getattr(_served, "request", None) is not None:
+                _served.request.force_close()
             return response
         finally:
             body.cancel()
@@ -164,10 +161,3 @@ class BodyDeadline:
             if body is not None and not body.done:
                 time.sleep(max(body.deadline - time.monotonic(), 0))
                 body.fire()
-
-
-def _content_length(environ: dict[str, Any]) -> int | None:
-    """The declared body length; None when chunked, 0 when there is no body at all."""
-    if environ.get("HTTP_TRANSFER_ENCODING", "").lower().strip().endswith("chunked"):
-        return None
-    return get_content_length(environ) or 0

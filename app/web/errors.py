@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Response, jsonify, request
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from app.errors import (AlgorithmNotFound, ClientError, Conflict, InvalidInput, JobNotFound,
@@ -19,21 +20,11 @@ JOBS_PATH_PREFIX = "/jobs"
 flat_envelope = ErrorResponse()
 jobs_envelope = JobErrorResponse()
 
-# Codes for the HTTP conditions the documents do not name, in the documented style.
-HTTP_STATUS_CODES = {
-    400: "VALIDATION_ERROR",
-    401: "UNAUTHORIZED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    408: "REQUEST_TIMEOUT",
-    409: "CONFLICT",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "TOO_MANY_REQUESTS",
-    431: "REQUEST_HEADER_FIELDS_TOO_LARGE",
-    500: "INTERNAL_ERROR",
-    503: "SERVICE_UNAVAILABLE",
-}
+# Codes for the HTTP conditions the documents do not name, in the documented style: the
+# status's name (NOT_FOUND), three of them renamed; HTTP_<status> for any other.
+HTTP_STATUS_CODES = {status: HTTPStatus(status).name
+                     for status in (401, 404, 405, 408, 409, 415, 429, 431, 503)}
+HTTP_STATUS_CODES.update({400: "VALIDATION_ERROR", 413: "PAYLOAD_TOO_LARGE", 500: "INTERNAL_ERROR"})
 
 # The domain's errors (app/errors.py) as HTTP: status, code and extra headers.
 CLIENT_ERRORS: dict[type[ClientError], tuple[int, str, dict[str, str]]] = {
@@ -57,29 +48,30 @@ class ApiError(ClientError):
         self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    """The envelope for this request's route: flat, or wrapped under `detail` on /jobs."""
-    body = {"error": code, "message": message, "details": details,
+def error_response(error: Exception) -> Response:
+    """Flask's handler for every exception: the envelope for this request's route, flat or
+    wrapped under `detail` on /jobs."""
+    if not isinstance(error, ClientError):
+        error = _api_error(error)
+    status, code, headers = ((error.status, error.code, error.headers)
+                             if isinstance(error, ApiError) else CLIENT_ERRORS[type(error)])
+    body = {"error": code, "message": error.message, "details": error.details,
             "request_id": current_request_id()}
     if request.path == JOBS_PATH_PREFIX or request.path.startswith(JOBS_PATH_PREFIX + "/"):
         response = jsonify(jobs_envelope.dump({"detail": body}))
     else:
         response = jsonify(flat_envelope.dump(body))
     response.status_code = status
-    response.headers.update(headers or {})
+    response.headers.update(headers)
     return response
 
 
-def client_error_response(error: ClientError) -> Response:
-    if isinstance(error, ApiError):
-        status, code, headers = error.status, error.code, error.headers
-    else:
-        status, code, headers = CLIENT_ERRORS[type(error)]
-    return error_response(status, code, error.message, error.details, headers)
-
-
-def http_exception_response(exc: HTTPException) -> Response:
+def _api_error(exc: Exception) -> ApiError:
+    """Werkzeug's HTTP errors with our codes and messages; anything else is a bug: a 500 whose
+    traceback only the log gets."""
+    if not isinstance(exc, HTTPException):
+        log.exception("unhandled error")
+        return ApiError(500, "INTERNAL_ERROR", "internal server error")
     status = exc.code or 500
     messages = {
         404: f"no route for {request.method} {request.path[:200]}",
@@ -94,16 +86,5 @@ def http_exception_response(exc: HTTPException) -> Response:
         details = {"content_type": (request.content_type or "")[:100]}
     # Keep headers such as Allow (405) that the exception carries, but not its HTML content type.
     headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    return error_response(status, HTTP_STATUS_CODES.get(status, f"HTTP_{status}"),
-                          messages.get(status, exc.name), details, headers)
-
-
-def unexpected_error_response(exc: Exception) -> Response:
-    log.exception("unhandled error")
-    return error_response(500, "INTERNAL_ERROR", "internal server error")
-
-
-def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(ClientError, client_error_response)
-    app.register_error_handler(HTTPException, http_exception_response)
-    app.register_error_handler(Exception, unexpected_error_response)
+    return ApiError(status, HTTP_STATUS_CODES.get(status, f"HTTP_{status}"),
+                    messages.get(status, exc.name), details, headers)

@@ -53,15 +53,11 @@ def loads(text: str | bytes) -> Any:
     return _DECODER.decode(text)
 
 
-JSON_TYPES = ((type(None), "null"), (bool, "boolean"), ((int, float), "number"),
-              (str, "string"), (list, "array"))
+# The JSON name of each type `loads` gives but a dict, for messages a client can act on.
+JSON_TYPES = {type(None): "null", bool: "boolean", int: "number", float: "number",
+              HugeNumber: "string", str: "string", list: "array"}
 # A lone UTF-16 surrogate, which no UTF-8 text can hold.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def json_type(value: Any) -> str:
-    """The JSON name of a decoded value's type, for messages a client can act on."""
-    return next((name for kind, name in JSON_TYPES if isinstance(value, kind)), "object")
 
 
 def lone_surrogate(value: Any) -> tuple[str, str] | None:
@@ -107,7 +103,7 @@ def json_object_body() -> dict[str, Any]:
                            reason=str(exc)[:200]) from None
     if not isinstance(body, dict):
         raise InvalidInput("request body must be a JSON object", field="body",
-                           value=json_type(body))
+                           value=JSON_TYPES[type(body)])
     # The usual ASCII body without escapes holds no surrogate: it is spared the walk.
     found = lone_surrogate(body) if b"\\u" in data or not data.isascii() else None
     if found:
