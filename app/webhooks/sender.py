@@ -83,18 +83,22 @@ class WebhookSender:
 
     def _post(self, request: requests.PreparedRequest, parts: SplitResult,
               addresses: list[IPAddress], deadline: _Deadline) -> requests.Response:
-        """POST to the first of `addresses` that accepts the connection, never twice. Through
-        the adapter alone: no Session to follow redirects or add proxies, cookies, headers."""
+        """POST to the first of `addresses` that accepts the connection, never twice. A
+        Session per attempt, sending the prepared request as it is: its adapter carries the
+        vetted address, and nothing comes from the environment (proxies) or earlier attempts."""
         for address in addresses:
-            adapter = _PinnedAdapter(parts, address, self._tls)
-            try:
-                with adapter.send(request, stream=True, timeout=deadline.remaining()) as response:
-                    response.raw.read(MAX_RESPONSE_BYTES)
-                    return response
-            except requests.ConnectionError as exc:
-                if not isinstance(getattr(exc.args[0], "reason", None), NewConnectionError):
-                    raise
-                refused = exc
+            with requests.Session() as session:
+                session.trust_env = False
+                session.mount(f"{parts.scheme}://", _PinnedAdapter(parts, address, self._tls))
+                try:
+                    with session.send(request, allow_redirects=False, stream=True,
+                                      timeout=deadline.remaining()) as response:
+                        response.raw.read(MAX_RESPONSE_BYTES)
+                        return response
+                except requests.ConnectionError as exc:
+                    if not isinstance(getattr(exc.args[0], "reason", None), NewConnectionError):
+                        raise
+                    refused = exc
         raise refused
 
     def _request(self, url: str, parts: SplitResult, body: bytes,
