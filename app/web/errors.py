@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from app.errors import (AlgorithmNotFound, ClientError, Conflict, InvalidInput, JobNotFound,
@@ -20,11 +19,21 @@ JOBS_PATH_PREFIX = "/jobs"
 flat_envelope = ErrorResponse()
 jobs_envelope = JobErrorResponse()
 
-# Codes for the HTTP conditions the documents do not name, in the documented style: the
-# status's name (NOT_FOUND), three of them renamed; HTTP_<status> for any other.
-HTTP_STATUS_CODES = {status: HTTPStatus(status).name
-                     for status in (401, 404, 405, 408, 409, 415, 429, 431, 503)}
-HTTP_STATUS_CODES.update({400: "VALIDATION_ERROR", 413: "PAYLOAD_TOO_LARGE", 500: "INTERNAL_ERROR"})
+# Codes for the HTTP conditions the documents do not name, in the documented style.
+HTTP_STATUS_CODES = {
+    400: "VALIDATION_ERROR",
+    401: "UNAUTHORIZED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    408: "REQUEST_TIMEOUT",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS",
+    431: "REQUEST_HEADER_FIELDS_TOO_LARGE",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
 
 # The domain's errors (app/errors.py) as HTTP: status, code and extra headers.
 CLIENT_ERRORS: dict[type[ClientError], tuple[int, str, dict[str, str]]] = {
