@@ -1,9 +1,6 @@
-"""`python -m app.worker [jobs|webhooks]`: the Procfile's `worker` and `webhook` processes.
-
-A supervisor forks long-lived SimpleWorker processes instead of RQ's fork per job
-(about 20 ms, for algorithms that answer in microseconds) and keeps what that fork gave
-(README, "Two modes").
-"""
+"""`python -m app.worker [jobs|webhooks]`: the Procfile's `worker` and `webhook` processes,
+each a supervisor of long-lived SimpleWorker processes, where RQ forks one per job (about
+20 ms); README's "Two modes" says what of that fork is kept."""
 from __future__ import annotations
 
 import ctypes
@@ -21,6 +18,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq.timeouts import JobTimeoutException
+from rq.utils import now
 
 from app.jobs import tasks
 from app.jobs.embedded import SHUTDOWN_WHILE_RUNNING
@@ -167,12 +165,12 @@ class Supervisor:
 
 
 class InProcessWorker(SimpleWorker):
-    """RQ's SimpleWorker without RQ's per-job bookkeeping (our record, lease and sweeps do
-    it): three round trips a job instead of about 24 (README, Design decisions)."""
+    """RQ's SimpleWorker without RQ's per-job bookkeeping, which our record, lease and
+    sweeps do (README, Design decisions)."""
 
     bookkeeping_interval = 1.0
     max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is
-    heartbeat_sent_at = suspension_checked_at = float("-inf")
+    suspension_checked_at = float("-inf")
 
     def subscribe(self) -> None:
         """No pubsub thread for RQ's worker commands: joining it held an exit for a minute
@@ -184,9 +182,7 @@ class InProcessWorker(SimpleWorker):
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
             with self.connection.pipeline() as pipe:
-                pipe.lrem(queue.intermediate_queue_key, 1, job.id)
-                pipe.delete(job.key)
-                pipe.execute()
+                pipe.lrem(queue.intermediate_queue_key, 1, job.id).delete(job.key).execute()
             with self.death_penalty_class(job.timeout or queue.DEFAULT_TIMEOUT,
                                           JobTimeoutException, job_id=job.id):
                 job.func(*job.args, **job.kwargs)
@@ -200,11 +196,9 @@ class InProcessWorker(SimpleWorker):
             super().set_state(state, pipeline)
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
-        if pipeline is None and timeout is None:
-            if time.monotonic() - self.heartbeat_sent_at < self.bookkeeping_interval:
-                return
-            self.heartbeat_sent_at = time.monotonic()
-        super().heartbeat(timeout, pipeline)
+        since = (now() - self.last_heartbeat).total_seconds()  # RQ's record of the last one
+        if timeout or pipeline is not None or since >= self.bookkeeping_interval:
+            super().heartbeat(timeout, pipeline)
 
     def check_for_suspension(self, burst: bool) -> None:
         if time.monotonic() - self.suspension_checked_at < self.bookkeeping_interval:

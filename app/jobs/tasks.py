@@ -151,22 +151,14 @@ class LostJobs:
 
     def __call__(self) -> None:
         ctx = context()
-        lost = self._fail(ctx, ctx.store.lost_jobs(), WORKER_LOST, RUNNING)
+        for job_id in ctx.store.lost_jobs():
+            fail_job(job_id, ctx.store, ctx.metrics, WORKER_LOST, ctx.notify, frozenset({RUNNING}))
         pending = ctx.store.pending_since(time.time() - self.interval)
         unqueued = set(pending) - set(ctx.jobs.get_job_ids()) if pending else set()
         confirmed, self._suspects = unqueued & self._suspects, unqueued - self._suspects
-        stranded = self._fail(ctx, sorted(confirmed), STRANDED, PENDING)
-        if lost or stranded:
-            log.warning("failed jobs nobody would finish",
-                        extra={"lost": lost, "stranded": stranded})
-
-    @staticmethod
-    def _fail(ctx: WorkerContext, job_ids: list[str], error: str, status: str) -> int:
-        """Fail those still in `status` and tell their webhooks; how many."""
-        failed = [fail_job(job_id, ctx.store, ctx.metrics, error, ctx.notify, frozenset({status}))
-                  for job_id in job_ids]
+        for job_id in sorted(confirmed):
+            fail_job(job_id, ctx.store, ctx.metrics, STRANDED, ctx.notify, frozenset({PENDING}))
         ctx.flush()
-        return sum(record is not None for record in failed)
 
     def release(self) -> None:
         """Nothing to hand over: every `worker` process sweeps."""
