@@ -43,11 +43,7 @@ class ScheduledRetries(RQScheduler):
     release = RQScheduler.release_locks  # another webhook process's scheduler takes over now
 
     def __call__(self) -> None:
-        if self.acquired_locks:
-            self.heartbeat()  # re-acquires a lock that expired during an outage
-        else:
-            self.acquire_locks()
-        if self.acquired_locks:
+        if self.acquire_locks():  # or refreshes them; one that expired in an outage is taken again
             self.enqueue_scheduled_jobs()
 
 
