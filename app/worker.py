@@ -1,9 +1,6 @@
-"""`python -m app.worker [jobs|webhooks]`: the Procfile's `worker` and `webhook` processes.
-
-A supervisor forks long-lived SimpleWorker processes instead of RQ's fork per job
-(about 20 ms, for algorithms that answer in microseconds) and keeps what that fork gave
-(README, "Two modes").
-"""
+"""`python -m app.worker [jobs|webhooks]`: the Procfile's `worker` and `webhook` processes,
+each a supervisor of long-lived SimpleWorker processes, where RQ forks one per job (about
+20 ms); README's "Two modes" says what of that fork is kept."""
 from __future__ import annotations
 
 import ctypes
@@ -14,12 +11,14 @@ import sys
 import threading
 import time
 from contextlib import suppress
+from typing import Callable
 
 import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.scheduler import RQScheduler
 from rq.timeouts import JobTimeoutException
+from rq.utils import now
 
 from app.jobs import tasks
 from app.jobs.embedded import SHUTDOWN_WHILE_RUNNING
@@ -41,18 +40,11 @@ class ScheduledRetries(RQScheduler):
     `interval` seconds, as RQ's own thread would (that thread dies on a Redis
     ConnectionError and is started again only every 10 minutes)."""
 
-    def __call__(self) -> None:
-        if self.acquired_locks:
-            self.heartbeat()  # re-acquires a lock that expired during an outage
-        else:
-            self.acquire_locks()
-        if self.acquired_locks:
-            self.enqueue_scheduled_jobs()
+    release = RQScheduler.release_locks  # another webhook process's scheduler takes over now
 
-    def release(self) -> None:
-        """Another webhook process's scheduler takes over now, not when the lock expires."""
-        if self.acquired_locks:
-            self.release_locks()
+    def __call__(self) -> None:
+        if self.acquire_locks():  # or refreshes them; one that expired in an outage is taken again
+            self.enqueue_scheduled_jobs()
 
 
 class Supervisor:
@@ -67,7 +59,6 @@ class Supervisor:
         self.chore_due = 0.0
         self.pid = os.getpid()
         self.children: dict[int, tuple[tasks.JobSlot, float]] = {}  # and when it was forked
-        self.signalled: set[int] = set()
         self.stopping = threading.Event()
         self.next_start = 0.0
 
@@ -75,65 +66,55 @@ class Supervisor:
         for signum in SIGNALS:  # before anything is forked
             signal.signal(signum, self._on_signal)
         while not self.stopping.is_set():
-            self._collect_exited()
-            self._watch_deadlines()
+            self._reap()
+            self._watch()
             self._fill()
-            self._do_chore()
+            if time.monotonic() >= self.chore_due:
+                self.chore_due = time.monotonic() + self.chore.interval
+                _logged(self.chore)
             self.stopping.wait(TICK_SECONDS)
         log.info("stopping: waiting for the worker processes", extra={"count": len(self.children)})
-        self._stop_children()
-        try:
-            self.chore.release()
-        except Exception:
-            log.warning("chore not stopped cleanly", exc_info=True)
-
-    def _do_chore(self) -> None:
-        """Errors are logged, never fatal: the next round may well succeed."""
-        if time.monotonic() < self.chore_due:
-            return
-        self.chore_due = time.monotonic() + self.chore.interval
-        try:
-            self.chore()
-        except Exception:
-            log.warning("%s failed; trying again in %s s", type(self.chore).__name__,
-                        self.chore.interval, exc_info=True)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while self.children and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(STOP_POLL_SECONDS)
+        for pid in list(self.children):  # still on its task after the grace
+            self._kill(pid, SHUTDOWN_WHILE_RUNNING)
+        _logged(self.chore.release)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         """Forward to every worker: the first SIGTERM is RQ's warm shutdown, a second one cold."""
         self.stopping.set()
         for pid in self.children:
-            self._kill(pid, signum)
-            self.signalled.add(pid)
+            with suppress(ProcessLookupError):  # reaped, not yet settled
+                os.kill(pid, signum)
 
     def _fill(self) -> None:
-        while len(self.children) < self.size and time.monotonic() >= self.next_start:
-            slot = tasks.JobSlot()
-            # Blocked signals wait until the new worker is in self.children.
-            signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-            try:
+        """Signals wait while workers are forked, so the handler finds each in self.children."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        try:
+            while (len(self.children) < self.size and time.monotonic() >= self.next_start
+                   and not self.stopping.is_set()):
+                slot = tasks.JobSlot()
                 pid = os.fork()
                 if pid == 0:
                     self._become_worker(slot)
                 self.children[pid] = slot, time.monotonic()
-            finally:
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
 
     def _become_worker(self, slot: tasks.JobSlot) -> None:
         """In the forked process, with fresh Redis connections: a SimpleWorker until it has
-        done max_jobs jobs or is stopped. SIGTERM and SIGINT stay blocked until the lease
-        thread has started, so they reach only the main thread, which holds them back while
-        it runs a job."""
+        done max_jobs jobs or is stopped."""
         code = 1
         try:
             _die_with_parent(self.pid)
-            for signum in SIGNALS:  # still blocked: a SIGTERM from now on ends the process
+            for signum in SIGNALS:  # blocked since the fork: a SIGTERM from now on ends it
                 signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
             tasks.context.cache_clear()
             tasks.slot = slot
             ctx = tasks.context()
-            if self.queue_name == tasks.JOBS_QUEUE:  # leases are for jobs, not webhook attempts
-                threading.Thread(target=tasks.keep_alive, name="keep-alive", daemon=True).start()
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
             worker = InProcessWorker([Queue(self.queue_name, connection=ctx.client)],
                                      connection=ctx.client)
             worker.work(max_jobs=self.max_jobs, logging_level=ctx.settings.log_level)
@@ -146,70 +127,46 @@ class Supervisor:
             logging.shutdown()
             os._exit(code)
 
-    def _collect_exited(self) -> None:
-        for pid in list(self.children):
-            try:
-                done, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                done, status = pid, 0
-            if done:
-                self._exited(pid, status)
+    def _reap(self) -> None:
+        with suppress(ChildProcessError):  # no child left
+            while (ended := os.waitpid(-1, os.WNOHANG))[0]:
+                self._settle(*ended, tasks.WORKER_LOST)
 
-    def _exited(self, pid: int, status: int) -> None:
-        slot, forked_at = self.children.pop(pid)
-        lived = time.monotonic() - forked_at
-        self.signalled.discard(pid)
-        work = slot.read()
-        code = os.waitstatus_to_exitcode(status)
-        if code != 0 or work.job_id:
-            log.warning("worker process ended", extra={"pid": pid, "exit_code": code,
-                                                       "job_id": work.job_id})
-        if code != 0 or work.job_id or lived < RESTART_DELAY_SECONDS:  # e.g. Redis unusable
-            self.next_start = time.monotonic() + RESTART_DELAY_SECONDS
-        tasks.settle_lost(self.queue_name, work, tasks.WORKER_LOST)
-
-    def _watch_deadlines(self) -> None:
+    def _watch(self) -> None:
+        """Kills a worker past its task's deadline; renews the lease of a job in progress
+        (a lapsed lease tells the other `worker` processes this machine is gone)."""
         for pid, (slot, _) in list(self.children.items()):
             work = slot.read()
             if work.job_id and time.time() > work.deadline + KILL_GRACE_SECONDS:
-                log.error("task overran its time limit; killing its worker",
-                          extra={"job_id": work.job_id, "pid": pid})
-                self._kill_and_settle(pid, work, tasks.TIMED_OUT)
+                self._kill(pid, tasks.TIMED_OUT)
+            elif work.job_id and self.queue_name == tasks.JOBS_QUEUE:
+                _logged(tasks.context().store.renew_lease, work.job_id)
 
-    def _stop_children(self) -> None:
-        """A worker still on its job after the grace is killed and its job failed."""
-        for pid in list(self.children):
-            if pid not in self.signalled:
-                self._kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE_SECONDS
-        while self.children and time.monotonic() < deadline:
-            self._collect_exited()
-            time.sleep(STOP_POLL_SECONDS)
-        for pid, (slot, _) in list(self.children.items()):
-            work = slot.read()
-            log.warning("worker process still busy after the stop grace; killing it",
-                        extra={"pid": pid, "job_id": work.job_id})
-            self._kill_and_settle(pid, work, SHUTDOWN_WHILE_RUNNING)
+    def _kill(self, pid: int, error: str) -> None:
+        log.error("killing a worker process: %s", error, extra={"pid": pid})
+        os.kill(pid, signal.SIGKILL)
+        self._settle(*os.waitpid(pid, 0), error)
 
-    def _kill_and_settle(self, pid: int, work: tasks.Work, error: str) -> None:
-        self._kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        self.children.pop(pid)
-        tasks.settle_lost(self.queue_name, work, error)
-
-    @staticmethod
-    def _kill(pid: int, signum: int) -> None:
-        with suppress(ProcessLookupError):
-            os.kill(pid, signum)
+    def _settle(self, pid: int, status: int, error: str) -> None:
+        """An ended worker's task fails with `error`; the next worker waits if it failed."""
+        slot, forked_at = self.children.pop(pid)
+        work, code = slot.read(), os.waitstatus_to_exitcode(status)
+        if code != 0 or work.job_id:
+            log.warning("worker process ended", extra={"pid": pid, "exit_code": code,
+                                                       "job_id": work.job_id})
+        if code != 0 or work.job_id or time.monotonic() - forked_at < RESTART_DELAY_SECONDS:
+            self.next_start = time.monotonic() + RESTART_DELAY_SECONDS
+        if work.job_id:  # a job left so by an error is failed later by its lease
+            _logged(tasks.settle_lost, self.queue_name, work, error)
 
 
 class InProcessWorker(SimpleWorker):
-    """RQ's SimpleWorker without RQ's per-job bookkeeping (our record, lease and sweeps do
-    it): three round trips a job instead of about 24 (README, Design decisions)."""
+    """RQ's SimpleWorker without RQ's per-job bookkeeping, which our record, lease and
+    sweeps do (README, Design decisions)."""
 
     bookkeeping_interval = 1.0
     max_connection_wait_time = RESTART_DELAY_SECONDS  # back soon after Redis is
-    heartbeat_sent_at = suspension_checked_at = float("-inf")
+    suspension_checked_at = float("-inf")
 
     def subscribe(self) -> None:
         """No pubsub thread for RQ's worker commands: joining it held an exit for a minute
@@ -221,9 +178,7 @@ class InProcessWorker(SimpleWorker):
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
             with self.connection.pipeline() as pipe:
-                pipe.lrem(queue.intermediate_queue_key, 1, job.id)
-                pipe.delete(job.key)
-                pipe.execute()
+                pipe.lrem(queue.intermediate_queue_key, 1, job.id).delete(job.key).execute()
             with self.death_penalty_class(job.timeout or queue.DEFAULT_TIMEOUT,
                                           JobTimeoutException, job_id=job.id):
                 job.func(*job.args, **job.kwargs)
@@ -237,17 +192,24 @@ class InProcessWorker(SimpleWorker):
             super().set_state(state, pipeline)
 
     def heartbeat(self, timeout: int | None = None, pipeline=None) -> None:
-        if pipeline is None and timeout is None:
-            if time.monotonic() - self.heartbeat_sent_at < self.bookkeeping_interval:
-                return
-            self.heartbeat_sent_at = time.monotonic()
-        super().heartbeat(timeout, pipeline)
+        since = (now() - self.last_heartbeat).total_seconds()  # RQ's record of the last one
+        if timeout or pipeline is not None or since >= self.bookkeeping_interval:
+            super().heartbeat(timeout, pipeline)
 
     def check_for_suspension(self, burst: bool) -> None:
         if time.monotonic() - self.suspension_checked_at < self.bookkeeping_interval:
             return
         self.suspension_checked_at = time.monotonic()
         super().check_for_suspension(burst)
+
+
+def _logged(task: Callable[..., object], *args: object) -> None:
+    """Errors (Redis down, mostly) are logged, never fatal: the next round may well succeed."""
+    try:
+        task(*args)
+    except Exception:
+        name = getattr(task, "__qualname__", type(task).__name__)
+        log.warning("%s%r failed", name, args, exc_info=True)
 
 
 def _die_with_parent(parent: int) -> None:

@@ -17,6 +17,7 @@ import requests
 
 from app.algorithms.base import Algorithm
 from app.algorithms.prime_checker import factorize
+from app.jobs.redis_store import LEASE_PREFIX
 from app.jobs.tasks import TIMED_OUT, WORKER_LOST
 from tests.conftest import JOBS_ENV
 from tests.example_algorithm import SleepParams
@@ -130,6 +131,19 @@ def test_sigkilled_worker_mid_job_fails_the_job_in_bounded_time(own_deployment):
         assert delivery.json()["status"] == "failed"
     survivor = create_job(http, "PrimeChecker", {"number": 9})
     assert wait_job(http, survivor)["status"] == "completed"
+
+
+def test_a_running_job_keeps_its_lease_while_its_worker_lives(scale_out):
+    """Its supervisor renews the lease: a lease only ever shrinks unless renewed."""
+    http = HttpTransport(scale_out.base_url)
+    client = redis.Redis(port=scale_out.redis.port, socket_timeout=5)
+    job_id = create_job(http, "Sleep", {"seconds": 6})
+    wait_job(http, job_id, until={"running"})
+    first = client.pttl(LEASE_PREFIX + job_id)
+    wait_for(lambda: client.pttl(LEASE_PREFIX + job_id) > first, timeout=4,
+             message="the lease renewed")
+    assert wait_job(http, job_id)["status"] == "completed"
+    client.close()
 
 
 def _worker_running(deployment: ScaleOut, job_id: str):

@@ -52,37 +52,15 @@ end
 return 1
 """
 
-# In the same MULTI as RQ's enqueue, after it: a refused claim takes its queue entry back.
-# KEYS: record, pending index, RQ queue list, RQ job hash.
-# ARGV: record, created_at, job id, MAX_QUEUE.
-_CLAIM = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('LREM', KEYS[3], -1, ARGV[3])
-  return 'taken'
-end
-if redis.call('LLEN', KEYS[3]) > tonumber(ARGV[4]) then
-  redis.call('LREM', KEYS[3], -1, ARGV[3])
-  redis.call('DEL', KEYS[4])
-  return 'full'
-end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
-return 'ok'
-"""
-
 
 def connect(url: str, ssl_cert_reqs: str | None = None) -> redis.Redis:
     """A client that fails fast. One retry on a connection error (a pooled connection to
     a restarted Redis fails once), none on a timeout (that would double the wait)."""
-    options: dict[str, Any] = {
-        "socket_connect_timeout": SOCKET_TIMEOUT_SECONDS,
-        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
-        "health_check_interval": 15,
-        "retry": Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-    }
-    if url.startswith("rediss://") and ssl_cert_reqs:
-        options["ssl_cert_reqs"] = ssl_cert_reqs
-    return redis.Redis.from_url(url, **options)
+    tls = {"ssl_cert_reqs": ssl_cert_reqs} if url.startswith("rediss://") and ssl_cert_reqs else {}
+    return redis.Redis.from_url(
+        url, socket_connect_timeout=SOCKET_TIMEOUT_SECONDS, socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        health_check_interval=15, **tls,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
 
 
 @contextmanager
@@ -101,23 +79,13 @@ class RedisJobStore:
         self.ttl_seconds = ttl_seconds
         self._change_script = client.register_script(_CHANGE)
 
-    def claim(self, pipe: redis.client.Pipeline, record: JobRecord, queue_key: str,
-              rq_job_key: str, max_queue: int) -> None:
-        """Add the record's claim to `pipe`, RQ's enqueue of this job: its reply, last in
-        the results, is b"ok", b"taken" or b"full"."""
-        pipe.eval(_CLAIM, 4, KEY_PREFIX + record.job_id, PENDING_INDEX, queue_key, rq_job_key,
-                  record.to_json(), record.created_at, record.job_id, max_queue)
-
     def get(self, job_id: str) -> JobRecord | None:
         with unavailable_as_store_error():
             raw = self.client.get(KEY_PREFIX + job_id)
         return JobRecord.from_json(raw) if raw else None
 
-    def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> JobRecord | None:
-        return self._change(job_id, frozenset(expected), changes)
-
     def update(self, job_id: str, **changes: Any) -> JobRecord | None:
-        return self._change(job_id, None, changes)
+        return self.transition(job_id, None, **changes)
 
     def ping(self) -> bool:
         """A small write: a full or read-only Redis still answers PING."""
@@ -125,41 +93,31 @@ class RedisJobStore:
             return bool(self.client.set(READY_PROBE, "1", ex=60))
 
     def remember(self, key: str, value: dict[str, Any], ttl_seconds: float) -> dict[str, Any] | None:
-        redis_key = REMEMBER_PREFIX + key
         with unavailable_as_store_error():
-            while True:
-                if self.client.set(redis_key, json.dumps(value), nx=True,
-                                   px=max(1, int(ttl_seconds * 1000))):
-                    return None
-                kept = self.client.get(redis_key)
-                if kept is not None:  # else it expired between the two calls: try again
-                    return json.loads(kept)
+            kept = self.client.set(REMEMBER_PREFIX + key, json.dumps(value), nx=True, get=True,
+                                   px=max(1, int(ttl_seconds * 1000)))
+        return json.loads(kept) if kept is not None else None
 
     def forget(self, key: str) -> None:
         with unavailable_as_store_error():
             self.client.delete(REMEMBER_PREFIX + key)
 
     def renew_lease(self, job_id: str) -> None:
-        with unavailable_as_store_error():
-            self.client.set(LEASE_PREFIX + job_id, "1", ex=LEASE_SECONDS)
+        self.client.set(LEASE_PREFIX + job_id, "1", ex=LEASE_SECONDS)
 
     def lost_jobs(self) -> list[str]:
         """Running jobs whose worker stopped renewing the lease."""
-        with unavailable_as_store_error():
-            running = sorted(m.decode() for m in self.client.smembers(RUNNING_SET))
-            if not running:
-                return []
-            alive = self.client.mget([LEASE_PREFIX + j for j in running])
-        return [job_id for job_id, lease in zip(running, alive) if lease is None]
+        running = sorted(m.decode() for m in self.client.smembers(RUNNING_SET))
+        leases = self.client.mget([LEASE_PREFIX + j for j in running]) if running else []
+        return [job_id for job_id, lease in zip(running, leases) if lease is None]
 
     def pending_since(self, created_before: float) -> list[str]:
         """Jobs still pending that were created before that time."""
-        with unavailable_as_store_error():
-            ids = self.client.zrangebyscore(PENDING_INDEX, "-inf", created_before)
+        ids = self.client.zrangebyscore(PENDING_INDEX, "-inf", created_before)
         return [job_id.decode() for job_id in ids]
 
-    def _change(self, job_id: str, expected: frozenset[str] | None,
-                changes: dict[str, Any]) -> JobRecord | None:
+    def transition(self, job_id: str, expected: Iterable[str] | None,
+                   **changes: Any) -> JobRecord | None:
         with unavailable_as_store_error():
             while True:  # until the script finds the record as it was read
                 raw = self.client.get(KEY_PREFIX + job_id)

@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 JOBS_QUEUE = "jobs"
 WEBHOOKS_QUEUE = "webhooks"
 WORKER_LOST = "worker lost while running the job (killed or crashed); please submit it again"
-LEASE_RENEW_SECONDS = 1.0
 STRANDED = "the worker that took the job stopped before starting it; please submit it again"
 TIMED_OUT = "job exceeded JOB_TIMEOUT_SECONDS and its worker was stopped"
 
@@ -81,8 +80,8 @@ class Work(NamedTuple):
 
 class JobSlot:
     """A worker's current task and deadline, in memory shared with its supervisor, which
-    settles the task of a worker that died and kills one past the deadline (RQ's SIGALRM
-    cannot stop a C call that never returns to Python)."""
+    renews the job's lease, settles the task of a worker that died and kills one past the
+    deadline (RQ's SIGALRM cannot stop a C call that never returns to Python)."""
 
     _FORMAT = "12sdi"
 
@@ -105,7 +104,7 @@ slot = JobSlot()
 
 
 def run_job_task(job_id: str) -> None:
-    """Run one job; the running transition takes its lease, `keep_alive` renews it."""
+    """Run one job; the running transition takes its lease, the supervisor renews it."""
     ctx = context()
     slot.start(job_id, time.time() + ctx.settings.job_timeout_seconds)
     try:
@@ -130,19 +129,13 @@ def deliver_webhook_task(job_id: str, attempt: int) -> None:
 
 def settle_lost(queue_name: str, work: Work, error: str) -> None:
     """A dead worker's job is failed (`error`) and its webhook told; its webhook attempt
-    counts as failed. Never raises: a job left so is failed later by the lease sweep."""
-    if work.job_id is None:
-        return
+    counts as failed."""
     ctx = context()
-    try:
-        if queue_name == JOBS_QUEUE:
-            fail_job(work.job_id, ctx.store, ctx.metrics, error, ctx.notify)
-        else:
-            delivery.cut_off(work.job_id, work.attempt, ctx.store, ctx.metrics,
-                             ctx.settings.webhook_retry_delays, ctx)
-    except Exception:
-        log.warning("could not settle the task of a lost worker",
-                    extra={"job_id": work.job_id}, exc_info=True)
+    if queue_name == JOBS_QUEUE:
+        fail_job(work.job_id, ctx.store, ctx.metrics, error, ctx.notify)
+    else:
+        delivery.cut_off(work.job_id, work.attempt, ctx.store, ctx.metrics,
+                         ctx.settings.webhook_retry_delays, ctx)
     ctx.flush()
 
 
@@ -158,36 +151,14 @@ class LostJobs:
 
     def __call__(self) -> None:
         ctx = context()
-        lost = self._fail(ctx, ctx.store.lost_jobs(), WORKER_LOST, RUNNING)
+        for job_id in ctx.store.lost_jobs():
+            fail_job(job_id, ctx.store, ctx.metrics, WORKER_LOST, ctx.notify, frozenset({RUNNING}))
         pending = ctx.store.pending_since(time.time() - self.interval)
         unqueued = set(pending) - set(ctx.jobs.get_job_ids()) if pending else set()
         confirmed, self._suspects = unqueued & self._suspects, unqueued - self._suspects
-        stranded = self._fail(ctx, sorted(confirmed), STRANDED, PENDING)
-        if lost or stranded:
-            log.warning("failed jobs nobody would finish",
-                        extra={"lost": lost, "stranded": stranded})
-
-    @staticmethod
-    def _fail(ctx: WorkerContext, job_ids: list[str], error: str, status: str) -> int:
-        """Fail those still in `status` and tell their webhooks; how many."""
-        failed = [fail_job(job_id, ctx.store, ctx.metrics, error, ctx.notify, {status})
-                  for job_id in job_ids]
+        for job_id in sorted(confirmed):
+            fail_job(job_id, ctx.store, ctx.metrics, STRANDED, ctx.notify, frozenset({PENDING}))
         ctx.flush()
-        return sum(record is not None for record in failed)
 
     def release(self) -> None:
         """Nothing to hand over: every `worker` process sweeps."""
-
-
-def keep_alive() -> None:
-    """A worker's daemon thread: renews the lease of the job the main thread runs."""
-    ctx = context()
-    while True:
-        time.sleep(LEASE_RENEW_SECONDS)
-        job_id = slot.read().job_id
-        if job_id is None:
-            continue
-        try:
-            ctx.store.renew_lease(job_id)
-        except Exception:  # Redis blips: the next renewal may succeed before the lease ends
-            log.warning("lease renewal failed", extra={"job_id": job_id}, exc_info=True)
