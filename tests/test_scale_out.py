@@ -118,11 +118,11 @@ def test_sigkilled_worker_mid_job_fails_the_job_in_bounded_time(own_deployment):
     with Receiver() as receiver:
         victim = create_job(http, "Sleep", {"seconds": 60}, webhook=receiver.url)
         wait_job(http, victim, until={"running"})
-        worker, horse_pid = _worker_running(own_deployment, victim)
+        worker, running_pid = _worker_running(own_deployment, victim)
         killed = time.monotonic()
-        # The worker and the work-horse it forked for the job (RQ puts it in its own
-        # session), as when a machine or container dies.
-        os.kill(horse_pid, signal.SIGKILL)
+        # The worker process running the job and its supervisor's whole process group, as
+        # when a machine or container dies.
+        os.kill(running_pid, signal.SIGKILL)
         os.killpg(worker.pid, signal.SIGKILL)
         record = wait_job(http, victim, until={"failed"}, timeout=30)
         assert time.monotonic() - killed < 20, "lease 10 s + one reaper interval"
@@ -147,7 +147,7 @@ def test_a_running_job_keeps_its_lease_while_its_worker_lives(scale_out):
 
 
 def _worker_running(deployment: ScaleOut, job_id: str):
-    """The worker process that took the job, and the pid of the work-horse running it."""
+    """The `worker` supervisor that took the job, and the pid of its worker process running it."""
     def find():
         for worker in deployment.workers:
             for line in worker.json_lines():
