@@ -66,8 +66,7 @@ class EmbeddedBackend:
         return True
 
     def release(self, job_id: str) -> None:
-        future = self._jobs_of.get(job_id)
-        if future is not None:
+        if (future := self._jobs_of.get(job_id)) is not None:
             future.cancel()
 
     def metric_samples(self) -> list[Sample]:
@@ -83,8 +82,9 @@ class EmbeddedBackend:
     def shutdown(self, grace_seconds: float, exit_within: float | None = None) -> bool:
         """A job failed here gets its webhook's first attempt at once; one not delivered
         when time is up is named in an ERROR line."""
-        with self._lock:
+        with self._lock:  # no job is submitted after this snapshot
             self._accepting = False
+            jobs = dict(self._jobs_of)
         if self._started_in != os.getpid():
             return True
         now = time.monotonic()
@@ -92,17 +92,12 @@ class EmbeddedBackend:
         log.info("job backend shutting down",
                  extra={"grace_seconds": grace_seconds, "exit_in_seconds": exit_by - now})
         self._stop_sweeper.set()
-        with self._lock:  # no submit in between
-            waiting = [job_id for job_id, future in list(self._jobs_of.items())
-                       if future.cancel()]
-        self._pool.shutdown(wait=False)
-        for job_id in waiting:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for job_id in jobs:  # the running ones are not pending: left alone
             fail_job(job_id, self.store, self.metrics, SHUTDOWN_BEFORE_START, self._notify,
                      {PENDING})
-        running_until = min(now + grace_seconds, exit_by)
-        wait(list(self._jobs_of.values()), max(0.0, running_until - time.monotonic()))
-        still_running = [job_id for job_id, future in list(self._jobs_of.items())
-                         if not future.done()]
+        wait(jobs.values(), max(0.0, min(now + grace_seconds, exit_by) - time.monotonic()))
+        still_running = [job_id for job_id, future in jobs.items() if not future.done()]
         for job_id in still_running:
             fail_job(job_id, self.store, self.metrics, SHUTDOWN_WHILE_RUNNING, self._notify,
                      {RUNNING})
@@ -113,13 +108,11 @@ class EmbeddedBackend:
 
     def _run(self, job_id: str) -> None:
         self._left_queue()
-        self.metrics.jobs_active.labels(RUNNING).inc()
-        try:
-            run_job(job_id, self.store, self.algorithms, self.metrics, self._notify)
-        except Exception:  # the Future would keep it where nobody looks
-            log.exception("job thread error", extra={"job_id": job_id})
-        finally:
-            self.metrics.jobs_active.labels(RUNNING).dec()
+        with self.metrics.jobs_active.labels(RUNNING).track_inprogress():
+            try:
+                run_job(job_id, self.store, self.algorithms, self.metrics, self._notify)
+            except Exception:  # the Future would keep it where nobody looks
+                log.exception("job thread error", extra={"job_id": job_id})
 
     def _left_queue(self) -> None:
         self._waiting.pop()
