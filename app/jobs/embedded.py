@@ -51,7 +51,6 @@ class EmbeddedBackend:
 
     def submit(self, record: JobRecord) -> bool:
         self._start_threads()
-        job_id = record.job_id
         with self._lock:  # so that shutdown sees every job submitted before it
             if not self._accepting:
                 raise Refused("shutting down")
@@ -61,8 +60,8 @@ class EmbeddedBackend:
                 return False
             self._waiting.append(None)
             self.metrics.jobs_active.labels(PENDING).inc()
-            future = self._jobs_of[job_id] = self._pool.submit(self._run, job_id)
-        future.add_done_callback(partial(self._left_pool, job_id))
+            future = self._jobs_of[record.job_id] = self._pool.submit(self._run, record.job_id)
+        future.add_done_callback(partial(self._left_pool, record.job_id))
         return True
 
     def release(self, job_id: str) -> None:
@@ -103,7 +102,12 @@ class EmbeddedBackend:
                      {RUNNING})
         self._deliveries.drain(exit_by)
         dropped, busy = self._deliveries.close()  # every webhook not delivered yet
-        self._log_undelivered(dropped + busy)
+        for record in filter(None, map(self.store.get, dict.fromkeys(dropped + busy))):
+            if record.webhook_status in (delivery.PENDING, delivery.RETRYING):
+                log.error("webhook not delivered: the process is exiting",
+                          extra={"job_id": record.job_id, "request_id": record.request_id,
+                                 "webhook_status": record.webhook_status,
+                                 "attempts": record.webhook_attempts})
         return not still_running and not busy
 
     def _run(self, job_id: str) -> None:
@@ -119,8 +123,7 @@ class EmbeddedBackend:
         self.metrics.jobs_active.labels(PENDING).dec()
 
     def _left_pool(self, job_id: str, future: Future) -> None:
-        """The slot is given back here, once: Future.cancel() answers True again for a
-        future cancelled already."""
+        """A cancelled job's place is freed here: a done callback runs only once."""
         self._jobs_of.pop(job_id, None)
         if future.cancelled():
             self._left_queue()
@@ -134,15 +137,6 @@ class EmbeddedBackend:
         self._deliveries.submit(job_id, partial(
             delivery.deliver, job_id, attempt, self.store, self.sender, self.metrics,
             self.settings.webhook_retry_delays, self), delay)
-
-    def _log_undelivered(self, job_ids: list[str]) -> None:
-        for job_id in dict.fromkeys(job_ids):
-            record = self.store.get(job_id)
-            if record is not None and record.webhook_status in (delivery.PENDING, delivery.RETRYING):
-                log.error("webhook not delivered: the process is exiting",
-                          extra={"job_id": job_id, "request_id": record.request_id,
-                                 "webhook_status": record.webhook_status,
-                                 "attempts": record.webhook_attempts})
 
     def _sweep_until_stopped(self) -> None:
         while not self._stop_sweeper.wait(self.settings.sweep_interval_seconds):

@@ -48,11 +48,20 @@ class MemoryJobStore:
         with self._lock:
             return self._live(job_id)
 
-    def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> JobRecord | None:
-        return self._change(job_id, frozenset(expected), changes)
+    def transition(self, job_id: str, expected: Iterable[str] | None,
+                   **changes: Any) -> JobRecord | None:
+        with self._lock:
+            old = self._live(job_id)
+            if old is None or (expected is not None and old.status not in set(expected)):
+                return None
+            new = replace(old, **changes)
+            self._jobs[job_id] = new.to_json()
+            if new.status in FINISHED and old.status not in FINISHED:
+                self._expires_at[job_id] = self._clock() + self.ttl_seconds
+            return new
 
     def update(self, job_id: str, **changes: Any) -> JobRecord | None:
-        return self._change(job_id, None, changes)
+        return self.transition(job_id, None, **changes)
 
     def ping(self) -> bool:
         return True
@@ -79,18 +88,6 @@ class MemoryJobStore:
                 self._jobs = {}  # a dict never shrinks its table by itself
                 self._expires_at = OrderedDict()
         return dropped
-
-    def _change(self, job_id: str, expected: frozenset[str] | None,
-                changes: dict[str, Any]) -> JobRecord | None:
-        with self._lock:
-            old = self._live(job_id)
-            if old is None or (expected is not None and old.status not in expected):
-                return None
-            new = replace(old, **changes)
-            self._jobs[job_id] = new.to_json()
-            if new.status in FINISHED and old.status not in FINISHED:
-                self._expires_at[job_id] = self._clock() + self.ttl_seconds
-            return new
 
     def _live(self, job_id: str) -> JobRecord | None:
         if self._expires_at.get(job_id, math.inf) <= self._clock():
