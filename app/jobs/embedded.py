@@ -10,7 +10,6 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import partial
 from typing import Mapping
@@ -45,9 +44,9 @@ class EmbeddedBackend:
         self._accepting = True
         self._started_in: int | None = None
         self._jobs_of: dict[str, Future] = {}  # queued and running jobs
-        # One entry per job waiting for a thread: a deque's append and pop are atomic, so
+        # Jobs waiting for a thread -> their created_at: a dict's set and pop are atomic, so
         # job threads take no lock.
-        self._waiting: deque[None] = deque()
+        self._waiting: dict[str, float] = {}
 
     def submit(self, record: JobRecord) -> bool:
         self._start_threads()
@@ -58,7 +57,7 @@ class EmbeddedBackend:
                 raise Refused(f"{len(self._waiting)} jobs waiting")
             if not self.store.create(record):
                 return False
-            self._waiting.append(None)
+            self._waiting[record.job_id] = record.created_at
             self.metrics.jobs_active.labels(PENDING).inc()
             future = self._jobs_of[record.job_id] = self._pool.submit(self._run, record.job_id)
         future.add_done_callback(partial(self._left_pool, record.job_id))
@@ -69,10 +68,8 @@ class EmbeddedBackend:
             future.cancel()
 
     def metric_samples(self) -> list[Sample]:
-        waiting = [job_id for job_id, future in list(self._jobs_of.items())
-                   if not future.running() and not future.done()]
-        created = [record.created_at for record in map(self.store.get, waiting) if record]
-        return queue_samples(len(waiting), min(created, default=None), time.time())
+        created = list(self._waiting.values())
+        return queue_samples(len(created), min(created, default=None), time.time())
 
     def healthy(self) -> bool:
         self._start_threads()
@@ -100,8 +97,7 @@ class EmbeddedBackend:
         for job_id in still_running:
             fail_job(job_id, self.store, self.metrics, SHUTDOWN_WHILE_RUNNING, self._notify,
                      {RUNNING})
-        self._deliveries.drain(exit_by)
-        dropped, busy = self._deliveries.close()  # every webhook not delivered yet
+        dropped, busy = self._deliveries.close(exit_by)  # every webhook not delivered by then
         for record in filter(None, map(self.store.get, dict.fromkeys(dropped + busy))):
             if record.webhook_status in (delivery.PENDING, delivery.RETRYING):
                 log.error("webhook not delivered: the process is exiting",
@@ -111,22 +107,22 @@ class EmbeddedBackend:
         return not still_running and not busy
 
     def _run(self, job_id: str) -> None:
-        self._left_queue()
+        self._left_queue(job_id)
         with self.metrics.jobs_active.labels(RUNNING).track_inprogress():
             try:
                 run_job(job_id, self.store, self.algorithms, self.metrics, self._notify)
             except Exception:  # the Future would keep it where nobody looks
                 log.exception("job thread error", extra={"job_id": job_id})
 
-    def _left_queue(self) -> None:
-        self._waiting.pop()
+    def _left_queue(self, job_id: str) -> None:
+        del self._waiting[job_id]
         self.metrics.jobs_active.labels(PENDING).dec()
 
     def _left_pool(self, job_id: str, future: Future) -> None:
         """A cancelled job's place is freed here: a done callback runs only once."""
         self._jobs_of.pop(job_id, None)
         if future.cancelled():
-            self._left_queue()
+            self._left_queue(job_id)
 
     def _notify(self, record: JobRecord) -> None:
         if record.webhook:
