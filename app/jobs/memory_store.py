@@ -35,8 +35,8 @@ class MemoryJobStore:
             return len(self._jobs)
 
     def create(self, record: JobRecord) -> bool:
+        self.sweep()  # MAX_JOBS counts live jobs only
         with self._lock:
-            self._sweep_locked()
             if record.job_id in self._jobs:
                 return False
             if len(self._jobs) >= self.max_jobs:
@@ -83,29 +83,20 @@ class MemoryJobStore:
     def sweep(self) -> int:
         """Drop every expired record; the number dropped."""
         with self._lock:
-            dropped = self._sweep_locked()
+            now = self._clock()
+            while self._remembered and next(iter(self._remembered.values()))[0] <= now:
+                self._remembered.popitem(last=False)
+            dropped = 0
+            while self._expires_at and next(iter(self._expires_at.values())) <= now:
+                del self._jobs[self._expires_at.popitem(last=False)[0]]
+                dropped += 1
             if dropped and not self._jobs:
                 self._jobs = {}  # a dict never shrinks its table by itself
                 self._expires_at = OrderedDict()
         return dropped
 
     def _live(self, job_id: str) -> JobRecord | None:
-        if self._expires_at.get(job_id, math.inf) <= self._clock():
-            self._drop(job_id)
-            return None
         raw = self._jobs.get(job_id)
-        return JobRecord.from_json(raw) if raw is not None else None
-
-    def _sweep_locked(self) -> int:
-        now = self._clock()
-        dropped = 0
-        while self._remembered and next(iter(self._remembered.values()))[0] <= now:
-            self._remembered.popitem(last=False)
-        while self._expires_at and next(iter(self._expires_at.values())) <= now:
-            self._drop(next(iter(self._expires_at)))
-            dropped += 1
-        return dropped
-
-    def _drop(self, job_id: str) -> None:
-        self._jobs.pop(job_id, None)
-        self._expires_at.pop(job_id, None)
+        if raw is None or self._expires_at.get(job_id, math.inf) <= self._clock():
+            return None
+        return JobRecord.from_json(raw)
