@@ -8,8 +8,7 @@ from app.jobs.model import JobRecord
 
 
 class Refused(Exception):
-    """Not now: MAX_QUEUE or MAX_JOBS reached, Redis unreachable or shutting down. The
-    client should retry later (503); the message is the reason, for the log."""
+    """Not now (MAX_QUEUE, MAX_JOBS, Redis down, shutting down): a 503; the message is for logs."""
 
 
 class JobStore(Protocol):

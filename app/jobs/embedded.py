@@ -137,12 +137,10 @@ class EmbeddedBackend:
     def _sweep_until_stopped(self) -> None:
         while not self._stop_sweeper.wait(self.settings.sweep_interval_seconds):
             try:
-                dropped = self.store.sweep()
+                if dropped := self.store.sweep():
+                    log.debug("expired jobs dropped", extra={"count": dropped})
             except Exception:  # the next sweep may well succeed; /readyz depends on this thread
                 log.exception("expired-job sweep failed; trying again next interval")
-                continue
-            if dropped:
-                log.debug("expired jobs dropped", extra={"count": dropped})
 
     def _start_threads(self) -> None:
         with self._lock:
