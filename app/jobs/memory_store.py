@@ -67,13 +67,11 @@ class MemoryJobStore:
         return True
 
     def remember(self, key: str, value: dict[str, Any], ttl_seconds: float) -> dict[str, Any] | None:
+        self.sweep()  # an expired key is a free one
         with self._lock:
-            now = self._clock()
-            kept = self._remembered.get(key)
-            if kept is not None and kept[0] > now:
-                return kept[1]
-            self._remembered[key] = (now + ttl_seconds, value)
-            self._remembered.move_to_end(key)
+            if key in self._remembered:
+                return self._remembered[key][1]
+            self._remembered[key] = (self._clock() + ttl_seconds, value)
             return None
 
     def forget(self, key: str) -> None:
