@@ -58,7 +58,6 @@ class EmbeddedBackend:
             if not self.store.create(record):
                 return False
             self._waiting[record.job_id] = record.created_at
-            self.metrics.jobs_active.labels(PENDING).inc()
             future = self._jobs_of[record.job_id] = self._pool.submit(self._run, record.job_id)
         future.add_done_callback(partial(self._left_pool, record.job_id))
         return True
@@ -69,7 +68,8 @@ class EmbeddedBackend:
 
     def metric_samples(self) -> list[Sample]:
         created = list(self._waiting.values())
-        return queue_samples(len(created), min(created, default=None), time.time())
+        return [("jobs_active", {"state": PENDING}, float(len(created))),
+                *queue_samples(len(created), min(created, default=None), time.time())]
 
     def healthy(self) -> bool:
         self._start_threads()
@@ -107,22 +107,18 @@ class EmbeddedBackend:
         return not still_running and not busy
 
     def _run(self, job_id: str) -> None:
-        self._left_queue(job_id)
+        del self._waiting[job_id]
         with self.metrics.jobs_active.labels(RUNNING).track_inprogress():
             try:
                 run_job(job_id, self.store, self.algorithms, self.metrics, self._notify)
             except Exception:  # the Future would keep it where nobody looks
                 log.exception("job thread error", extra={"job_id": job_id})
 
-    def _left_queue(self, job_id: str) -> None:
-        del self._waiting[job_id]
-        self.metrics.jobs_active.labels(PENDING).dec()
-
     def _left_pool(self, job_id: str, future: Future) -> None:
         """A cancelled job's place is freed here: a done callback runs only once."""
         self._jobs_of.pop(job_id, None)
         if future.cancelled():
-            self._left_queue(job_id)
+            del self._waiting[job_id]
 
     def _notify(self, record: JobRecord) -> None:
         if record.webhook:
