@@ -76,8 +76,6 @@ class EmbeddedBackend:
         return self._accepting and self._sweeper.is_alive() and self.store.ping()
 
     def shutdown(self, grace_seconds: float, exit_within: float | None = None) -> bool:
-        """A job failed here gets its webhook's first attempt at once; one not delivered
-        when time is up is named in an ERROR line."""
         with self._lock:  # no job is submitted after this snapshot
             self._accepting = False
             jobs = dict(self._jobs_of)
