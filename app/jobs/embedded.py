@@ -113,10 +113,8 @@ class EmbeddedBackend:
                 log.exception("job thread error", extra={"job_id": job_id})
 
     def _left_pool(self, job_id: str, future: Future) -> None:
-        """A cancelled job's place is freed here: a done callback runs only once."""
         self._jobs_of.pop(job_id, None)
-        if future.cancelled():
-            del self._waiting[job_id]
+        self._waiting.pop(job_id, None)  # still there only if it was cancelled
 
     def _notify(self, record: JobRecord) -> None:
         if record.webhook:
