@@ -24,7 +24,7 @@ def test_a_delayed_task_runs_after_its_delay(executor):
     start = time.monotonic()
     executor.submit("later", lambda: ran.append(time.monotonic() - start), 0.2)
     executor.submit("now", lambda: ran.append(0.0))
-    assert executor.drain(time.monotonic() + 5)
+    assert executor.close(time.monotonic() + 5) == ([], [])
     assert ran[0] == 0.0 and ran[1] >= 0.2
 
 
@@ -46,6 +46,6 @@ def test_a_failing_task_is_logged_with_its_label(executor, caplog):
         raise ValueError("boom")
 
     executor.submit("job-1", broken)
-    executor.drain(time.monotonic() + 5)
+    executor.close(time.monotonic() + 5)
     wait_for(lambda: any(r.levelno == logging.ERROR and r.label == "job-1" for r in caplog.records),
              message="the failure to be logged")

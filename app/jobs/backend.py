@@ -8,8 +8,7 @@ from app.jobs.model import JobRecord
 
 
 class Refused(Exception):
-    """Not now: MAX_QUEUE or MAX_JOBS reached, Redis unreachable or shutting down. The
-    client should retry later (503); the message is the reason, for the log."""
+    """Not now (MAX_QUEUE, MAX_JOBS, Redis down, shutting down): a 503; the message is for logs."""
 
 
 class JobStore(Protocol):
@@ -17,8 +16,7 @@ class JobStore(Protocol):
         """None when it never existed or has expired."""
 
     def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> JobRecord | None:
-        """The new record, or None unless the status was one of `expected`; a finished
-        status starts the expiry clock (JOB_TTL_SECONDS)."""
+        """None unless the status was one of `expected`; a finished one starts JOB_TTL_SECONDS."""
 
     def update(self, job_id: str, **changes: Any) -> JobRecord | None:
         """Fields other than the status (webhook bookkeeping); None if gone."""
@@ -49,5 +47,4 @@ class JobBackend(Protocol):
         """Read at each scrape of /metrics; never raises."""
 
     def shutdown(self, grace_seconds: float, exit_within: float | None = None) -> bool:
-        """Finish or fail what was taken within the grace, and be done within `exit_within`
-        seconds (default: the grace); False when threads are still busy."""
+        """Done within `exit_within` seconds (default: the grace); False if threads are busy."""

@@ -35,15 +35,12 @@ class DelayedExecutor:
             heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), label, task))
             self._lock.notify_all()
 
-    def drain(self, deadline: float) -> bool:
-        """True once nothing waits or runs (tasks may add others), False at `deadline`."""
+    def close(self, deadline: float = 0.0) -> tuple[list[str], list[str]]:
+        """Wait until nothing waits or runs (tasks may add others) or time.monotonic() is
+        `deadline`, then drop what has not started: the labels of the dropped and the running."""
         with self._lock:
-            return self._lock.wait_for(lambda: not self._heap and not self._running,
-                                       max(0.0, deadline - time.monotonic()))
-
-    def close(self) -> tuple[list[str], list[str]]:
-        """Drop what has not started: the labels of the dropped and the still running."""
-        with self._lock:
+            self._lock.wait_for(lambda: not self._heap and not self._running,
+                                max(0.0, deadline - time.monotonic()))
             self._closed = True
             dropped = [label for _, _, label, _ in self._heap]
             self._heap.clear()

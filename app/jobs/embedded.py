@@ -10,7 +10,6 @@ import logging
 import os
 import threading
 import time
-from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from functools import partial
 from typing import Mapping
@@ -45,13 +44,12 @@ class EmbeddedBackend:
         self._accepting = True
         self._started_in: int | None = None
         self._jobs_of: dict[str, Future] = {}  # queued and running jobs
-        # One entry per job waiting for a thread: a deque's append and pop are atomic, so
+        # Jobs waiting for a thread -> their created_at: a dict's set and pop are atomic, so
         # job threads take no lock.
-        self._waiting: deque[None] = deque()
+        self._waiting: dict[str, float] = {}
 
     def submit(self, record: JobRecord) -> bool:
         self._start_threads()
-        job_id = record.job_id
         with self._lock:  # so that shutdown sees every job submitted before it
             if not self._accepting:
                 raise Refused("shutting down")
@@ -59,32 +57,28 @@ class EmbeddedBackend:
                 raise Refused(f"{len(self._waiting)} jobs waiting")
             if not self.store.create(record):
                 return False
-            self._waiting.append(None)
-            self.metrics.jobs_active.labels(PENDING).inc()
-            future = self._jobs_of[job_id] = self._pool.submit(self._run, job_id)
-        future.add_done_callback(partial(self._left_pool, job_id))
+            self._waiting[record.job_id] = record.created_at
+            future = self._jobs_of[record.job_id] = self._pool.submit(self._run, record.job_id)
+        future.add_done_callback(partial(self._left_pool, record.job_id))
         return True
 
     def release(self, job_id: str) -> None:
-        future = self._jobs_of.get(job_id)
-        if future is not None:
+        if (future := self._jobs_of.get(job_id)) is not None:
             future.cancel()
 
     def metric_samples(self) -> list[Sample]:
-        waiting = [job_id for job_id, future in list(self._jobs_of.items())
-                   if not future.running() and not future.done()]
-        created = [record.created_at for record in map(self.store.get, waiting) if record]
-        return queue_samples(len(waiting), min(created, default=None), time.time())
+        created = list(self._waiting.values())
+        return [("jobs_active", {"state": PENDING}, float(len(created))),
+                *queue_samples(len(created), min(created, default=None), time.time())]
 
     def healthy(self) -> bool:
         self._start_threads()
         return self._accepting and self._sweeper.is_alive() and self.store.ping()
 
     def shutdown(self, grace_seconds: float, exit_within: float | None = None) -> bool:
-        """A job failed here gets its webhook's first attempt at once; one not delivered
-        when time is up is named in an ERROR line."""
-        with self._lock:
+        with self._lock:  # no job is submitted after this snapshot
             self._accepting = False
+            jobs = dict(self._jobs_of)
         if self._started_in != os.getpid():
             return True
         now = time.monotonic()
@@ -92,45 +86,35 @@ class EmbeddedBackend:
         log.info("job backend shutting down",
                  extra={"grace_seconds": grace_seconds, "exit_in_seconds": exit_by - now})
         self._stop_sweeper.set()
-        with self._lock:  # no submit in between
-            waiting = [job_id for job_id, future in list(self._jobs_of.items())
-                       if future.cancel()]
-        self._pool.shutdown(wait=False)
-        for job_id in waiting:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for job_id in jobs:  # the running ones are not pending: left alone
             fail_job(job_id, self.store, self.metrics, SHUTDOWN_BEFORE_START, self._notify,
                      {PENDING})
-        running_until = min(now + grace_seconds, exit_by)
-        wait(list(self._jobs_of.values()), max(0.0, running_until - time.monotonic()))
-        still_running = [job_id for job_id, future in list(self._jobs_of.items())
-                         if not future.done()]
+        wait(jobs.values(), max(0.0, min(now + grace_seconds, exit_by) - time.monotonic()))
+        still_running = [job_id for job_id, future in jobs.items() if not future.done()]
         for job_id in still_running:
             fail_job(job_id, self.store, self.metrics, SHUTDOWN_WHILE_RUNNING, self._notify,
                      {RUNNING})
-        self._deliveries.drain(exit_by)
-        dropped, busy = self._deliveries.close()  # every webhook not delivered yet
-        self._log_undelivered(dropped + busy)
+        dropped, busy = self._deliveries.close(exit_by)  # every webhook not delivered by then
+        for record in filter(None, map(self.store.get, dict.fromkeys(dropped + busy))):
+            if record.webhook_status in (delivery.PENDING, delivery.RETRYING):
+                log.error("webhook not delivered: the process is exiting",
+                          extra={"job_id": record.job_id, "request_id": record.request_id,
+                                 "webhook_status": record.webhook_status,
+                                 "attempts": record.webhook_attempts})
         return not still_running and not busy
 
     def _run(self, job_id: str) -> None:
-        self._left_queue()
-        self.metrics.jobs_active.labels(RUNNING).inc()
-        try:
-            run_job(job_id, self.store, self.algorithms, self.metrics, self._notify)
-        except Exception:  # the Future would keep it where nobody looks
-            log.exception("job thread error", extra={"job_id": job_id})
-        finally:
-            self.metrics.jobs_active.labels(RUNNING).dec()
-
-    def _left_queue(self) -> None:
-        self._waiting.pop()
-        self.metrics.jobs_active.labels(PENDING).dec()
+        del self._waiting[job_id]
+        with self.metrics.jobs_active.labels(RUNNING).track_inprogress():
+            try:
+                run_job(job_id, self.store, self.algorithms, self.metrics, self._notify)
+            except Exception:  # the Future would keep it where nobody looks
+                log.exception("job thread error", extra={"job_id": job_id})
 
     def _left_pool(self, job_id: str, future: Future) -> None:
-        """The slot is given back here, once: Future.cancel() answers True again for a
-        future cancelled already."""
         self._jobs_of.pop(job_id, None)
-        if future.cancelled():
-            self._left_queue()
+        self._waiting.pop(job_id, None)  # still there only if it was cancelled
 
     def _notify(self, record: JobRecord) -> None:
         if record.webhook:
@@ -142,24 +126,13 @@ class EmbeddedBackend:
             delivery.deliver, job_id, attempt, self.store, self.sender, self.metrics,
             self.settings.webhook_retry_delays, self), delay)
 
-    def _log_undelivered(self, job_ids: list[str]) -> None:
-        for job_id in dict.fromkeys(job_ids):
-            record = self.store.get(job_id)
-            if record is not None and record.webhook_status in (delivery.PENDING, delivery.RETRYING):
-                log.error("webhook not delivered: the process is exiting",
-                          extra={"job_id": job_id, "request_id": record.request_id,
-                                 "webhook_status": record.webhook_status,
-                                 "attempts": record.webhook_attempts})
-
     def _sweep_until_stopped(self) -> None:
         while not self._stop_sweeper.wait(self.settings.sweep_interval_seconds):
             try:
-                dropped = self.store.sweep()
+                if dropped := self.store.sweep():
+                    log.debug("expired jobs dropped", extra={"count": dropped})
             except Exception:  # the next sweep may well succeed; /readyz depends on this thread
                 log.exception("expired-job sweep failed; trying again next interval")
-                continue
-            if dropped:
-                log.debug("expired jobs dropped", extra={"count": dropped})
 
     def _start_threads(self) -> None:
         with self._lock:

@@ -52,8 +52,7 @@ def fail_job(job_id: str, store: JobStore, metrics: Metrics, error: str,
              expected: frozenset[str] = frozenset({PENDING, RUNNING})) -> JobRecord | None:
     """A job that will not finish (shutdown, lost worker) is failed with a clear error."""
     now = time.time()
-    current = store.get(job_id)
-    if current is None:
+    if (current := store.get(job_id)) is None:
         return None
     finished = store.transition(
         job_id, expected, status=FAILED, error=error, result=None, metadata=None,

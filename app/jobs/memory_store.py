@@ -35,8 +35,8 @@ class MemoryJobStore:
             return len(self._jobs)
 
     def create(self, record: JobRecord) -> bool:
+        self.sweep()  # MAX_JOBS counts live jobs only
         with self._lock:
-            self._sweep_locked()
             if record.job_id in self._jobs:
                 return False
             if len(self._jobs) >= self.max_jobs:
@@ -48,23 +48,30 @@ class MemoryJobStore:
         with self._lock:
             return self._live(job_id)
 
-    def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> JobRecord | None:
-        return self._change(job_id, frozenset(expected), changes)
+    def transition(self, job_id: str, expected: Iterable[str] | None,
+                   **changes: Any) -> JobRecord | None:
+        with self._lock:
+            old = self._live(job_id)
+            if old is None or (expected is not None and old.status not in set(expected)):
+                return None
+            new = replace(old, **changes)
+            self._jobs[job_id] = new.to_json()
+            if new.status in FINISHED and old.status not in FINISHED:
+                self._expires_at[job_id] = self._clock() + self.ttl_seconds
+            return new
 
     def update(self, job_id: str, **changes: Any) -> JobRecord | None:
-        return self._change(job_id, None, changes)
+        return self.transition(job_id, None, **changes)
 
     def ping(self) -> bool:
         return True
 
     def remember(self, key: str, value: dict[str, Any], ttl_seconds: float) -> dict[str, Any] | None:
+        self.sweep()  # an expired key is a free one
         with self._lock:
-            now = self._clock()
-            kept = self._remembered.get(key)
-            if kept is not None and kept[0] > now:
-                return kept[1]
-            self._remembered[key] = (now + ttl_seconds, value)
-            self._remembered.move_to_end(key)
+            if key in self._remembered:
+                return self._remembered[key][1]
+            self._remembered[key] = (self._clock() + ttl_seconds, value)
             return None
 
     def forget(self, key: str) -> None:
@@ -74,41 +81,20 @@ class MemoryJobStore:
     def sweep(self) -> int:
         """Drop every expired record; the number dropped."""
         with self._lock:
-            dropped = self._sweep_locked()
+            now = self._clock()
+            while self._remembered and next(iter(self._remembered.values()))[0] <= now:
+                self._remembered.popitem(last=False)
+            dropped = 0
+            while self._expires_at and next(iter(self._expires_at.values())) <= now:
+                del self._jobs[self._expires_at.popitem(last=False)[0]]
+                dropped += 1
             if dropped and not self._jobs:
                 self._jobs = {}  # a dict never shrinks its table by itself
                 self._expires_at = OrderedDict()
         return dropped
 
-    def _change(self, job_id: str, expected: frozenset[str] | None,
-                changes: dict[str, Any]) -> JobRecord | None:
-        with self._lock:
-            old = self._live(job_id)
-            if old is None or (expected is not None and old.status not in expected):
-                return None
-            new = replace(old, **changes)
-            self._jobs[job_id] = new.to_json()
-            if new.status in FINISHED and old.status not in FINISHED:
-                self._expires_at[job_id] = self._clock() + self.ttl_seconds
-            return new
-
     def _live(self, job_id: str) -> JobRecord | None:
-        if self._expires_at.get(job_id, math.inf) <= self._clock():
-            self._drop(job_id)
-            return None
         raw = self._jobs.get(job_id)
-        return JobRecord.from_json(raw) if raw is not None else None
-
-    def _sweep_locked(self) -> int:
-        now = self._clock()
-        dropped = 0
-        while self._remembered and next(iter(self._remembered.values()))[0] <= now:
-            self._remembered.popitem(last=False)
-        while self._expires_at and next(iter(self._expires_at.values())) <= now:
-            self._drop(next(iter(self._expires_at)))
-            dropped += 1
-        return dropped
-
-    def _drop(self, job_id: str) -> None:
-        self._jobs.pop(job_id, None)
-        self._expires_at.pop(job_id, None)
+        if raw is None or self._expires_at.get(job_id, math.inf) <= self._clock():
+            return None
+        return JobRecord.from_json(raw)

@@ -17,6 +17,7 @@ CANCELLED = "cancelled"  # an extension: DELETE /jobs/{job_id}
 FINISHED = frozenset({COMPLETED, FAILED, CANCELLED})
 
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{12}")
+WEBHOOK_FIELDS = ("job_id", "status", "algorithm", "result", "error", "metadata", "completed_at")
 
 
 def new_job_id() -> str:
@@ -61,16 +62,9 @@ class JobRecord:
                       if name in RECORD_FIELDS})
 
     def webhook_payload(self) -> dict[str, Any]:
-        """The body POSTed to the job's webhook when it finishes."""
-        return {
-            "job_id": self.job_id,
-            "status": self.status,
-            "algorithm": self.algorithm,
-            "result": self.result,
-            "error": self.error,
-            "metadata": self.metadata,
-            "completed_at": iso(self.completed_at),
-        }
+        """The body POSTed to the job's webhook when it finishes (README, Webhooks)."""
+        payload = {name: getattr(self, name) for name in WEBHOOK_FIELDS}
+        return {**payload, "completed_at": iso(self.completed_at)}
 
 
 RECORD_FIELDS = frozenset(each.name for each in fields(JobRecord))

@@ -1,7 +1,8 @@
 """POST /jobs and GET /jobs/{job_id}. Errors here are wrapped as {"detail": {...}}."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 
 from app.web.auth import client_id
 from app.docs.operations import IDEMPOTENCY_HEADER, REQUEST_ID_HEADER, body_errors, operation
@@ -28,27 +29,23 @@ JOB_ID = {"job_id": "任务唯一标识(12位十六进制)"}
     503: UNAVAILABLE,
 }, description="创建异步任务,立即返回任务 ID,任务在后台执行", request="JobRequest",
     headers=(REQUEST_ID_HEADER, IDEMPOTENCY_HEADER))
-def create_job() -> Response:
-    """创建异步任务: 202 and a Location to poll; 200 for a repeat of its Idempotency-Key."""
+def create_job() -> ResponseReturnValue:
     record, replayed = scaffold().jobs.create(
         json_object_body(), current_request_id(), request.headers.get(IDEMPOTENCY_HEADER["name"]),
         client_id(),
     )
-    response = jsonify(job_created.dump(record))
-    response.status_code = 200 if replayed else 202
-    response.headers["Location"] = f"{request.script_root}/jobs/{record.job_id}"
+    headers = {"Location": f"{request.script_root}/jobs/{record.job_id}"}
     if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    return response
+        headers["Idempotent-Replayed"] = "true"
+    return job_created.dump(record), 200 if replayed else 202, headers
 
 
 @bp.get("/jobs/<job_id>")
 @operation("Jobs", "查询任务状态", "get_job_status",
            {200: ("JobStatusResponse", "成功"), 404: NOT_FOUND, 503: UNAVAILABLE},
            path_descriptions=JOB_ID)
-def get_job(job_id: str) -> Response:
-    """查询任务状态: every documented field, null where it does not apply yet."""
-    return jsonify(job_status.dump(scaffold().jobs.get(job_id, client_id())))
+def get_job(job_id: str) -> ResponseReturnValue:
+    return job_status.dump(scaffold().jobs.get(job_id, client_id()))
 
 
 @bp.delete("/jobs/<job_id>")
@@ -57,6 +54,5 @@ def get_job(job_id: str) -> Response:
     409: ("JobErrorResponse", "任务已结束或不可取消"), 503: UNAVAILABLE,
 }, description="Cancels a pending job, or a running one whose algorithm allows it; "
                "the job then reads `cancelled`.", path_descriptions=JOB_ID)
-def cancel_job(job_id: str) -> Response:
-    """Cancel a job (an extension): pending ones always, running ones if the algorithm allows."""
-    return jsonify(job_status.dump(scaffold().jobs.cancel(job_id, client_id())))
+def cancel_job(job_id: str) -> ResponseReturnValue:
+    return job_status.dump(scaffold().jobs.cancel(job_id, client_id()))

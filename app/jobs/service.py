@@ -83,7 +83,6 @@ class JobService:
         return cancelled
 
     def get(self, job_id: str, client: str = "") -> JobRecord:
-        """Another client's job is as unknown as a missing one: ids cannot be probed."""
         if not JOB_ID_PATTERN.fullmatch(job_id):
             raise JobNotFound(job_id)
         try:
@@ -98,8 +97,7 @@ class JobService:
                 job_ids: Iterable[str]) -> JobRecord:
         """The job under the first of `job_ids` that is free."""
         for job_id in job_ids:
-            record = JobRecord(job_id=job_id, algorithm=data["algorithm"], params=data["params"],
-                               webhook=data["webhook"], request_id=request_id, owner=client)
+            record = JobRecord(job_id=job_id, request_id=request_id, owner=client, **data)
             if self.backend.submit(record):
                 self.metrics.jobs_created.labels(record.algorithm).inc()
                 log.debug("job created", extra={"job_id": job_id, "algorithm": record.algorithm})
