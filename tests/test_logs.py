@@ -11,9 +11,14 @@ import os
 import threading
 import uuid
 
+import pytest
 import requests
 
+from app.jobs.execution import fail_job
+from app.jobs.memory_store import MemoryJobStore
+from app.jobs.model import PENDING, RUNNING, JobRecord
 from app.observability.logs import BufferedStderrHandler, JsonFormatter, StderrLines
+from app.observability.metrics import Metrics
 from app.web.request_id import new_request_id
 from tests.metrics_support import sample, scrape
 from tests.servers import wait_for
@@ -122,3 +127,15 @@ def test_an_unknown_method_is_counted_under_one_label(client):
                   method="OTHER", endpoint="unmatched", status="error") == 3
     methods = {s.labels["method"] for s in families["http_requests"].samples}
     assert not methods & {"FOO", "BAR", "BAZ"}
+
+
+@pytest.mark.parametrize("status", [PENDING, RUNNING])
+def test_a_job_failed_by_the_service_logs_the_request_id_that_created_it(status, caplog):
+    """Shutdown and lost workers fail jobs outside any request: the line names the job's."""
+    store = MemoryJobStore(ttl_seconds=60, max_jobs=10)
+    store.create(JobRecord(job_id="b" * 12, algorithm="PrimeChecker", params={"number": 7},
+                           request_id="req-that-created-it", status=status))
+    with caplog.at_level(logging.WARNING, logger="app.jobs.execution"):
+        assert fail_job("b" * 12, store, Metrics(), "gone", lambda record: None)
+    (line,) = [r for r in caplog.records if r.getMessage() == "job failed"]
+    assert (line.job_id, line.request_id) == ("b" * 12, "req-that-created-it")

@@ -60,7 +60,8 @@ def fail_job(job_id: str, store: JobStore, metrics: Metrics, error: str,
     )
     if finished is not None:
         metrics.jobs_completed.labels(finished.algorithm, FAILED).inc()
-        log.warning("job failed", extra={"job_id": job_id, "error": error})
+        log.warning("job failed", extra={"job_id": job_id, "request_id": current.request_id,
+                                         "error": error})
         on_finished(finished)
     return finished
 
