@@ -88,8 +88,6 @@ class Metrics:
         self.families.update((name, ("gauge", doc)) for name, doc in SCRAPE_TIME_GAUGES.items())
         self.family_of = {name + suffix: name for name, (kind, _) in self.families.items()
                           for suffix in SUFFIXES[kind]}
-        self.exposition = CollectorRegistry(auto_describe=False)
-        self.exposition.register(self)
 
     def start_at_zero(self, routes: list[tuple[str, set[str]]], algorithms: Iterable[str]) -> None:
         """Every series the service can name, at 0 (`unmatched` with every route's methods): a
