@@ -35,8 +35,7 @@ class Int64(fields.Integer):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
-        self.metadata.setdefault("minimum", INT64_MIN)
-        self.metadata.setdefault("maximum", INT64_MAX)
+        self.metadata.update(self.allowed_range | self.metadata)  # in the docs, unless given
 
     def make_error(self, key: str, **kwargs: Any) -> ValidationError:
         return super().make_error(key, name=self.name, **kwargs)

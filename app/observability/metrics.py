@@ -16,8 +16,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 Sample = tuple[str, dict[str, str], float]  # (sample name, labels, value)
 
 UNMATCHED = "unmatched"  # the endpoint label of a request no route matched
-# Any other method is counted as "OTHER": clients must not be able to mint label values.
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OUTCOMES = ("success", "error")  # http_requests_total, algorithm_executions_total
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -41,10 +39,6 @@ def multiprocess_enabled() -> bool:
 def route_template(rule: str) -> str:
     """Flask's `/jobs/<job_id>` written the OpenAPI way: `/jobs/{job_id}`."""
     return _CONVERTER.sub(r"{\1}", rule)
-
-
-def method_label(method: str) -> str:
-    return method if method in METHODS else "OTHER"
 
 
 def queue_samples(depth: int, oldest_created_at: float | None, now: float) -> list[Sample]:
@@ -110,10 +104,6 @@ class Metrics:
         ):
             for labels in product(*label_values):
                 family.labels(*labels)
-
-    def count_request(self, method: str, endpoint: str, status: int, elapsed: float) -> None:
-        self.http_requests.labels(method, endpoint, "success" if status < 400 else "error").inc()
-        self.http_duration.labels(method, endpoint).observe(elapsed)
 
     def collect(self) -> Iterator[Metric]:
         """Every declared family, listed even when empty, each series summed over this process
