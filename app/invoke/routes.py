@@ -52,8 +52,7 @@ def invoke_named(algorithm: str) -> Response:
             # Input the schema could not rule out, refused by the algorithm: the client's error.
             log.info("algorithm refused its input", extra={"algorithm": target.name,
                                                            "reason": one_line_error(exc)})
-            raise InvalidInput(one_line_error(exc), field="body",
-                               algorithm=target.name) from None
+            raise InvalidInput(one_line_error(exc), field="body", algorithm=target.name) from None
         except Exception as exc:
             log.exception("algorithm failed", extra={"algorithm": target.name})
             raise ApiError(500, "ALGORITHM_ERROR", one_line_error(exc),

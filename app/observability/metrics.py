@@ -6,7 +6,7 @@ import os
 import re
 from collections import defaultdict
 from itertools import product
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Collection, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client import disable_created_metrics
@@ -83,16 +83,15 @@ class Metrics:
         self.family_of = {name + suffix: name for name, (kind, _) in self.families.items()
                           for suffix in SUFFIXES[kind]}
 
-    def start_at_zero(self, routes: list[tuple[str, set[str]]], algorithms: Iterable[str]) -> None:
-        """Every series the service can name, at 0 (`unmatched` with every route's methods): a
-        series that appears with its first increment hides it from `rate()` (Prometheus)."""
+    def start_at_zero(self, routes: list[tuple[str, set[str]]],
+                      algorithms: Collection[str]) -> None:
+        """Every series the service can name, at 0, so that `rate()` sees each first increment."""
         unmatched = set().union(*(methods for _, methods in routes))
         for endpoint, methods in [*routes, (UNMATCHED, unmatched)]:
             for method in methods:
                 self.http_duration.labels(method, endpoint)
                 for outcome in ("error",) if endpoint == UNMATCHED else OUTCOMES:
                     self.http_requests.labels(method, endpoint, outcome)
-        algorithms = list(algorithms)
         for family, *label_values in (
             (self.algorithm_executions, algorithms, OUTCOMES),
             (self.algorithm_duration, algorithms),
@@ -106,8 +105,7 @@ class Metrics:
                 family.labels(*labels)
 
     def collect(self) -> Iterator[Metric]:
-        """Every declared family, listed even when empty, each series summed over this process
-        (or every gunicorn worker's files) and the scrape-time sources (README, "Metrics")."""
+        """Every declared family, even empty, each series summed over processes and sources."""
         recorded = MultiProcessCollector(None) if multiprocess_enabled() else self.registry
         samples = [s[:3] for family in recorded.collect() for s in family.samples]
         samples += [s for source in self.sources for s in source()]

@@ -48,15 +48,9 @@ class MetricsBuffer:
     def flush(self) -> None:
         """Write what was added; on a Redis error it is kept for the next flush."""
         with self._lock:
-            pending, self._pending = self._pending, Counter()
-        if not pending:
-            return
-        try:
-            self._add_all(keys=[KEY], args=[x for pair in pending.items() for x in pair])
-        except redis.RedisError:
-            with self._lock:
-                self._pending.update(pending)
-            raise
+            if self._pending:
+                self._add_all(keys=[KEY], args=[x for pair in self._pending.items() for x in pair])
+                self._pending.clear()
 
 
 @dataclass(frozen=True)
