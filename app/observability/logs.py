@@ -53,8 +53,7 @@ class StderrLines:
         os.register_at_fork(after_in_child=self._forget_parent)
 
     def _forget_parent(self) -> None:
-        """A forked child leaves the parent's lines to the parent; the parent's flusher may
-        have held the lock at the fork."""
+        """In a forked child: the parent's lines and lock (its flusher may hold it) stay its own."""
         self._lines: deque[str] = deque()  # appending needs no lock
         self._lock = threading.Lock()  # one writer at a time, so lines keep their order
         self._flushing = False  # whether this process's flusher thread runs

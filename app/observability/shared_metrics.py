@@ -1,6 +1,5 @@
-"""Scale-out mode: the RQ workers' metrics, in the Redis hash `fs:metrics`, which every web
-process adds to its /metrics (`redis_samples`, one of `Metrics.sources`): workers may run on
-other machines, where a shared PROMETHEUS_MULTIPROC_DIR cannot carry their figures."""
+"""Scale-out: the RQ workers' metrics in the Redis hash `fs:metrics`, which every web process
+adds to its /metrics: workers may run on machines no PROMETHEUS_MULTIPROC_DIR is shared with."""
 from __future__ import annotations
 
 import json
@@ -16,8 +15,7 @@ from prometheus_client.utils import floatToGoString
 from app.observability.metrics import Metrics, Sample
 
 KEY = "fs:metrics"
-# Metrics attribute -> (name, label names) of the families a worker records; the rest
-# (HTTP, jobs_created_total) stay web-side.
+# Metrics attribute -> (name, label names) of each family a worker records.
 WORKER_FAMILIES = {
     "algorithm_executions": ("algorithm_executions_total", ("algorithm", "status")),
     "algorithm_duration": ("algorithm_execution_duration_seconds", ("algorithm",)),
@@ -55,8 +53,7 @@ class MetricsBuffer:
 
 @dataclass(frozen=True)
 class _RedisFamily:
-    """A worker family into the buffer, with prometheus_client's `labels`, `inc`, `observe`
-    (like prometheus_client's, `labels` gives a family of the same class)."""
+    """A worker family into the buffer, with prometheus_client's `labels`, `inc` and `observe`."""
 
     buffer: MetricsBuffer
     name: str  # the counter's sample name, or the histogram's name

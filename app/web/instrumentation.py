@@ -7,6 +7,8 @@ import logging
 import time
 from typing import Any, Callable, Iterable
 
+from werkzeug.wsgi import get_path_info
+
 from app.observability.logs import ACCESS_LOGGER, REQUEST_ID, access_line
 from app.observability.metrics import UNMATCHED, Metrics, route_template
 from app.web.request_id import ENVIRON_KEY, HEADER, request_id_for
@@ -56,11 +58,7 @@ class RequestCycle:
             self.metrics.http_duration.labels(method, seen["endpoint"]).observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 access_line(request_id, {
-                    "method": method, "path": _path(environ), "endpoint": seen["endpoint"],
-                    "status": seen["status"], "duration_ms": round(elapsed * 1000, 3),
+                    "method": method, "path": get_path_info(environ)[:200],
+                    "endpoint": seen["endpoint"], "status": seen["status"],
+                    "duration_ms": round(elapsed * 1000, 3),
                     "remote_addr": environ.get("REMOTE_ADDR")})
-
-
-def _path(environ: dict[str, Any]) -> str:
-    """The request path as the client wrote it (WSGI hands it over as latin-1), cut at 200."""
-    return environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")[:200]
