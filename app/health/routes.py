@@ -50,8 +50,7 @@ def _passes(name: str, check: Callable[[], bool]) -> bool:
 
 
 def register_metrics_route(app: Flask, metrics: Metrics) -> None:
-    """/metrics, registered once every route is, so that the series of every route and
-    algorithm start at 0; documented here beside the other probes."""
+    """/metrics, registered once every route is, so that every route's series start at 0."""
     MetricsExporter(app, registry=metrics, export_defaults=False, metrics_decorator=operation(
         "Monitoring", "Prometheus 指标", "metrics",
         {200: ({"type": "string"}, "Prometheus text format 0.0.4")}, content_type="text/plain"))

@@ -23,10 +23,7 @@ WORKER_FAMILIES = {
     "job_duration": ("job_execution_duration_seconds", ("algorithm",)),
     "webhook_deliveries": ("webhook_deliveries_total", ("status",)),
 }
-_HINCRBYFLOAT_ALL = """
-for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return 1
-"""
+_ADD_ALL = "for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end"
 
 
 class MetricsBuffer:
@@ -34,7 +31,7 @@ class MetricsBuffer:
     each task (app/jobs/tasks.py): a round trip per sample was a large part of a job's cost."""
 
     def __init__(self, client: redis.Redis) -> None:
-        self._add_all = client.register_script(_HINCRBYFLOAT_ALL)
+        self._add_all = client.register_script(_ADD_ALL)
         self._pending: Counter[str] = Counter()
         self._lock = threading.Lock()
 
