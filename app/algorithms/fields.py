@@ -1,5 +1,4 @@
-"""Fields for algorithms' params schemas; nothing of the web, so algorithm modules import
-them freely."""
+"""Fields for algorithms' params schemas, with nothing of the web: algorithms import them."""
 from __future__ import annotations
 
 from typing import Any

@@ -49,7 +49,6 @@ def invoke_named(algorithm: str) -> Response:
         try:
             execution = execute(target, params, services.metrics)
         except AlgorithmInputError as exc:
-            # Input the schema could not rule out, refused by the algorithm: the client's error.
             log.info("algorithm refused its input", extra={"algorithm": target.name,
                                                            "reason": one_line_error(exc)})
             raise InvalidInput(one_line_error(exc), field="body", algorithm=target.name) from None

@@ -25,7 +25,6 @@ SCRAPE_TIME_GAUGES = {
     "jobs_queue_oldest_age_seconds": "最早一个等待中任务已等待的秒数(无等待任务时为 0)",
     "service_ready": "就绪检查结果(1 通过,0 未通过),与 /readyz 相同",
 }
-# The sample names each type of family writes.
 SUFFIXES = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
 
 # `*_created` series double the output and mean nothing in multiprocess mode.
@@ -73,7 +72,6 @@ class Metrics:
                                       ["algorithm"], registry=r)
         self.webhook_deliveries = Counter("webhook_deliveries_total", "Webhook 回调发送总数",
                                           ["status"], registry=r)
-        # Beyond the documented nine: how much work waits and runs right now.
         self.jobs_active = Gauge("jobs_active", "排队中与执行中的异步任务数", ["state"],
                                  registry=r, multiprocess_mode="livesum")
         # Called at every scrape; each returns its samples and must not raise.
@@ -108,9 +106,8 @@ class Metrics:
         """Every declared family, even empty, each series summed over processes and sources."""
         recorded = MultiProcessCollector(None) if multiprocess_enabled() else self.registry
         samples = [s[:3] for family in recorded.collect() for s in family.samples]
-        samples += [s for source in self.sources for s in source()]
         totals: dict[tuple[str, tuple], float] = defaultdict(float)
-        for name, labels, value in samples:
+        for name, labels, value in samples + [s for source in self.sources for s in source()]:
             if name in self.family_of:
                 totals[name, tuple(sorted(labels.items()))] += value
         families = {name: Metric(name, doc, kind) for name, (kind, doc) in self.families.items()}

@@ -27,8 +27,7 @@ _ADD_ALL = "for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], 
 
 
 class MetricsBuffer:
-    """A worker's increments, summed in memory and written in one script call at the end of
-    each task (app/jobs/tasks.py): a round trip per sample was a large part of a job's cost."""
+    """A worker's increments, summed in memory and written in one round trip after each task."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._add_all = client.register_script(_ADD_ALL)
