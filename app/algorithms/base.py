@@ -1,5 +1,4 @@
-"""What an algorithm module provides (a params schema and a plain function to a JSON-able
-result), and how the service runs one."""
+"""What an algorithm provides (a params schema, a function to a JSON-able result); how it runs."""
 from __future__ import annotations
 
 import time

@@ -36,8 +36,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def _timestamp(created: float) -> str:
-    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{whole}.{int(created % 1 * 1000):03d}Z"
+    return time.strftime(f"%Y-%m-%dT%H:%M:%S.{int(created % 1 * 1000):03d}Z", time.gmtime(created))
 
 
 class StderrLines:
@@ -117,8 +116,7 @@ def access_line(request_id: str, fields: dict[str, Any]) -> None:
 
 
 def configure_logging(level: str) -> None:
-    """Send the root logger's records to stderr as JSON lines (idempotent), beside the
-    root's other handlers (pytest's caplog, an embedding application's)."""
+    """The root's records as JSON lines on stderr, added once, beside its other handlers."""
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
