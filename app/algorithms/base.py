@@ -1,10 +1,9 @@
-"""What an algorithm module provides (a params schema and a plain function to a JSON-able
-result), and how the service runs one."""
+"""What an algorithm provides (a params schema, a function to a JSON-able result); how it runs."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from marshmallow import Schema
 
@@ -24,15 +23,12 @@ class Algorithm:
     run: Callable[[dict[str, Any]], dict[str, Any]]
     # Parameters that must succeed: shown in the docs and run by the readiness check.
     example: dict[str, Any] = field(default_factory=dict)
-    # The result's shape, for the docs only.
-    result_schema: Schema | None = None
-    # A running job may be cancelled (its result discarded): not when side effects must not
-    # be cut short.
+    result_schema: Schema | None = None  # the result's shape, for the docs only
+    # A running job may be cancelled (its result discarded), unless its side effects must finish.
     cancellable: bool = False
 
 
-@dataclass(frozen=True)
-class Execution:
+class Execution(NamedTuple):
     result: dict[str, Any]
     metadata: dict[str, Any]
 

@@ -1,5 +1,4 @@
-"""Fields for algorithms' params schemas; nothing of the web, so algorithm modules import
-them freely."""
+"""Fields for algorithms' params schemas, with nothing of the web: algorithms import them."""
 from __future__ import annotations
 
 from typing import Any
@@ -35,8 +34,7 @@ class Int64(fields.Integer):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
-        self.metadata.setdefault("minimum", INT64_MIN)
-        self.metadata.setdefault("maximum", INT64_MAX)
+        self.metadata.update(self.allowed_range | self.metadata)  # in the docs, unless given
 
     def make_error(self, key: str, **kwargs: Any) -> ValidationError:
         return super().make_error(key, name=self.name, **kwargs)

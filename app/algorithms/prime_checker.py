@@ -45,8 +45,7 @@ def factorize(n: int) -> tuple[list[int], str]:
         raise ValueError(f"{n} is outside the signed 64-bit range")
     if n < TRIAL_DIVISION_BELOW:
         factors, method = _trial_division(n), TRIAL_DIVISION
-    else:
-        # FLINT gives [(prime, exponent), ...] in no promised order.
+    else:  # FLINT gives [(prime, exponent), ...] in no promised order
         factors = sorted(int(p) for p, e in fmpz(n).factor() for _ in range(e))
         method = FLINT
     return ([] if factors == [n] else factors), method

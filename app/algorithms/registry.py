@@ -31,7 +31,6 @@ def with_extras(base: dict[str, Algorithm], specs: Iterable[str]) -> dict[str, A
 
 def find_algorithm(algorithms: Mapping[str, Algorithm], name: str) -> Algorithm:
     """The named algorithm, or AlgorithmNotFound listing what exists."""
-    try:
-        return algorithms[name]
-    except KeyError:
-        raise AlgorithmNotFound(name, algorithms) from None
+    if name not in algorithms:
+        raise AlgorithmNotFound(name, algorithms)
+    return algorithms[name]

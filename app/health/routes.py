@@ -14,7 +14,6 @@ from app.extensions import EXTENSION_KEY, Scaffold, scaffold
 from app.health.schemas import HealthResponse, ReadinessResponse
 from app.observability.metrics import Metrics, route_template
 
-EXPORTER_ENDPOINT = "prometheus_metrics"  # the name the exporter gives its view
 AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})  # Flask adds these to every route
 
 bp = Blueprint("health", __name__)
@@ -51,12 +50,10 @@ def _passes(name: str, check: Callable[[], bool]) -> bool:
 
 
 def register_metrics_route(app: Flask, metrics: Metrics) -> None:
-    """/metrics, registered once every route is, so that the series of every route and
-    algorithm start at 0; documented here beside the other probes."""
-    MetricsExporter(None, registry=metrics.exposition, export_defaults=False).init_app(app)
-    operation("Monitoring", "Prometheus 指标", "metrics",
-              {200: ({"type": "string"}, "Prometheus text format 0.0.4")},
-              content_type="text/plain")(app.view_functions[EXPORTER_ENDPOINT])
+    """/metrics, registered once every route is, so that every route's series start at 0."""
+    MetricsExporter(app, registry=metrics, export_defaults=False, metrics_decorator=operation(
+        "Monitoring", "Prometheus 指标", "metrics",
+        {200: ({"type": "string"}, "Prometheus text format 0.0.4")}, content_type="text/plain"))
     services: Scaffold = app.extensions[EXTENSION_KEY]
     # service_ready{check}: what /readyz would answer now, for alerts and dashboards.
     metrics.sources.append(lambda: [("service_ready", {"check": name}, float(_passes(name, check)))
@@ -66,9 +63,8 @@ def register_metrics_route(app: Flask, metrics: Metrics) -> None:
 
 
 class MetricsExporter(PrometheusMetrics):
-    """prometheus-flask-exporter's /metrics route, serving its registry (`Metrics.exposition`)
-    in the text format 0.0.4 the contract fixes, where the exporter's own would switch to
-    OpenMetrics when Prometheus asks for it."""
+    """prometheus-flask-exporter's /metrics route, serving `Metrics.collect` in the text format
+    0.0.4 the contract fixes, where the exporter's would switch to OpenMetrics on request."""
 
     def generate_metrics(self, accept_header: str | None = None,
                          names: list[str] | None = None) -> tuple[bytes, str]:

@@ -14,7 +14,5 @@ class ReadinessResponse(Schema):
     status = fields.String(required=True, metadata={"description": "就绪状态: ready or not_ready",
                                                     "example": "ready"})
     timestamp = fields.Float(required=True, metadata={"description": "时间戳 (Unix seconds)"})
-    checks = fields.Dict(
-        keys=fields.String(), values=fields.Boolean(), allow_none=True,
-        metadata={"description": "各项检查结果"},
-    )
+    checks = fields.Dict(keys=fields.String(), values=fields.Boolean(), allow_none=True,
+                         metadata={"description": "各项检查结果"})

@@ -34,7 +34,7 @@ INVOKE_RESPONSES = {
 @operation("Algorithm", "同步调用算法", "invoke_algorithm", INVOKE_RESPONSES,
            request="InvokeRequest", headers=(REQUEST_ID_HEADER,))
 def invoke_default() -> Response:
-    return _invoke(scaffold().settings.default_algorithm)
+    return invoke_named(scaffold().settings.default_algorithm)
 
 
 @bp.post("/invoke/<algorithm>")
@@ -42,26 +42,20 @@ def invoke_default() -> Response:
            description="The same call for any registered algorithm; the body is its params.",
            request=PATH_ALGORITHM_PARAMS, headers=(REQUEST_ID_HEADER,))
 def invoke_named(algorithm: str) -> Response:
-    return _invoke(algorithm)
-
-
-def _invoke(name: str) -> Response:
     services = scaffold()
-    algorithm = find_algorithm(services.algorithms, name)
-    params = load(algorithm.params_schema, json_object_body())
+    target = find_algorithm(services.algorithms, algorithm)
+    params = load(target.params_schema, json_object_body())
     with services.invoke_slots.taken():
         try:
-            execution = execute(algorithm, params, services.metrics)
+            execution = execute(target, params, services.metrics)
         except AlgorithmInputError as exc:
-            # Input the schema could not rule out, refused by the algorithm: the client's error.
-            log.info("algorithm refused its input", extra={"algorithm": algorithm.name,
+            log.info("algorithm refused its input", extra={"algorithm": target.name,
                                                            "reason": one_line_error(exc)})
-            raise InvalidInput(one_line_error(exc), field="body",
-                               algorithm=algorithm.name) from None
+            raise InvalidInput(one_line_error(exc), field="body", algorithm=target.name) from None
         except Exception as exc:
-            log.exception("algorithm failed", extra={"algorithm": algorithm.name})
+            log.exception("algorithm failed", extra={"algorithm": target.name})
             raise ApiError(500, "ALGORITHM_ERROR", one_line_error(exc),
-                           {"algorithm": algorithm.name}) from None
+                           {"algorithm": target.name}) from None
     return jsonify(invoke_response.dump({"request_id": current_request_id(), "status": "success",
                                          "result": execution.result,
                                          "metadata": execution.metadata}))
@@ -71,7 +65,6 @@ def _invoke(name: str) -> Response:
 @operation("Algorithm", "算法列表", "list_algorithms", {200: ("AlgorithmList", "成功")})
 def list_algorithms() -> Response:
     """Every registered algorithm with its version and the JSON Schema of its params."""
-    algorithms = [{"name": a.name, "version": a.version, "description": a.description,
-                   "params_schema": json_schema(a.params_schema), "example": a.example}
+    algorithms = [{**vars(a), "params_schema": json_schema(a.params_schema)}
                   for a in scaffold().algorithms.values()]
     return jsonify(algorithm_list.dump({"algorithms": algorithms}))

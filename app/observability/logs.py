@@ -36,8 +36,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def _timestamp(created: float) -> str:
-    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{whole}.{int(created % 1 * 1000):03d}Z"
+    return time.strftime(f"%Y-%m-%dT%H:%M:%S.{int(created % 1 * 1000):03d}Z", time.gmtime(created))
 
 
 class StderrLines:
@@ -53,8 +52,7 @@ class StderrLines:
         os.register_at_fork(after_in_child=self._forget_parent)
 
     def _forget_parent(self) -> None:
-        """A forked child leaves the parent's lines to the parent; the parent's flusher may
-        have held the lock at the fork."""
+        """In a forked child: the parent's lines and lock (its flusher may hold it) stay its own."""
         self._lines: deque[str] = deque()  # appending needs no lock
         self._lock = threading.Lock()  # one writer at a time, so lines keep their order
         self._flushing = False  # whether this process's flusher thread runs
@@ -118,8 +116,7 @@ def access_line(request_id: str, fields: dict[str, Any]) -> None:
 
 
 def configure_logging(level: str) -> None:
-    """Send the root logger's records to stderr as JSON lines (idempotent), beside the
-    root's other handlers (pytest's caplog, an embedding application's)."""
+    """The root's records as JSON lines on stderr, added once, beside its other handlers."""
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)

@@ -6,7 +6,7 @@ import os
 import re
 from collections import defaultdict
 from itertools import product
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Collection, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client import disable_created_metrics
@@ -16,8 +16,6 @@ from prometheus_client.multiprocess import MultiProcessCollector
 Sample = tuple[str, dict[str, str], float]  # (sample name, labels, value)
 
 UNMATCHED = "unmatched"  # the endpoint label of a request no route matched
-# Any other method is counted as "OTHER": clients must not be able to mint label values.
-METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OUTCOMES = ("success", "error")  # http_requests_total, algorithm_executions_total
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
@@ -27,7 +25,6 @@ SCRAPE_TIME_GAUGES = {
     "jobs_queue_oldest_age_seconds": "最早一个等待中任务已等待的秒数(无等待任务时为 0)",
     "service_ready": "就绪检查结果(1 通过,0 未通过),与 /readyz 相同",
 }
-# The sample names each type of family writes.
 SUFFIXES = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
 
 # `*_created` series double the output and mean nothing in multiprocess mode.
@@ -41,10 +38,6 @@ def multiprocess_enabled() -> bool:
 def route_template(rule: str) -> str:
     """Flask's `/jobs/<job_id>` written the OpenAPI way: `/jobs/{job_id}`."""
     return _CONVERTER.sub(r"{\1}", rule)
-
-
-def method_label(method: str) -> str:
-    return method if method in METHODS else "OTHER"
 
 
 def queue_samples(depth: int, oldest_created_at: float | None, now: float) -> list[Sample]:
@@ -79,7 +72,6 @@ class Metrics:
                                       ["algorithm"], registry=r)
         self.webhook_deliveries = Counter("webhook_deliveries_total", "Webhook 回调发送总数",
                                           ["status"], registry=r)
-        # Beyond the documented nine: how much work waits and runs right now.
         self.jobs_active = Gauge("jobs_active", "排队中与执行中的异步任务数", ["state"],
                                  registry=r, multiprocess_mode="livesum")
         # Called at every scrape; each returns its samples and must not raise.
@@ -88,19 +80,16 @@ class Metrics:
         self.families.update((name, ("gauge", doc)) for name, doc in SCRAPE_TIME_GAUGES.items())
         self.family_of = {name + suffix: name for name, (kind, _) in self.families.items()
                           for suffix in SUFFIXES[kind]}
-        self.exposition = CollectorRegistry(auto_describe=False)
-        self.exposition.register(self)
 
-    def start_at_zero(self, routes: list[tuple[str, set[str]]], algorithms: Iterable[str]) -> None:
-        """Every series the service can name, at 0 (`unmatched` with every route's methods): a
-        series that appears with its first increment hides it from `rate()` (Prometheus)."""
+    def start_at_zero(self, routes: list[tuple[str, set[str]]],
+                      algorithms: Collection[str]) -> None:
+        """Every series the service can name, at 0, so that `rate()` sees each first increment."""
         unmatched = set().union(*(methods for _, methods in routes))
         for endpoint, methods in [*routes, (UNMATCHED, unmatched)]:
             for method in methods:
                 self.http_duration.labels(method, endpoint)
                 for outcome in ("error",) if endpoint == UNMATCHED else OUTCOMES:
                     self.http_requests.labels(method, endpoint, outcome)
-        algorithms = list(algorithms)
         for family, *label_values in (
             (self.algorithm_executions, algorithms, OUTCOMES),
             (self.algorithm_duration, algorithms),
@@ -113,18 +102,12 @@ class Metrics:
             for labels in product(*label_values):
                 family.labels(*labels)
 
-    def count_request(self, method: str, endpoint: str, status: int, elapsed: float) -> None:
-        self.http_requests.labels(method, endpoint, "success" if status < 400 else "error").inc()
-        self.http_duration.labels(method, endpoint).observe(elapsed)
-
     def collect(self) -> Iterator[Metric]:
-        """Every declared family, listed even when empty, each series summed over this process
-        (or every gunicorn worker's files) and the scrape-time sources (README, "Metrics")."""
+        """Every declared family, even empty, each series summed over processes and sources."""
         recorded = MultiProcessCollector(None) if multiprocess_enabled() else self.registry
         samples = [s[:3] for family in recorded.collect() for s in family.samples]
-        samples += [s for source in self.sources for s in source()]
         totals: dict[tuple[str, tuple], float] = defaultdict(float)
-        for name, labels, value in samples:
+        for name, labels, value in samples + [s for source in self.sources for s in source()]:
             if name in self.family_of:
                 totals[name, tuple(sorted(labels.items()))] += value
         families = {name: Metric(name, doc, kind) for name, (kind, doc) in self.families.items()}

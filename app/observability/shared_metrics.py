@@ -1,6 +1,5 @@
-"""Scale-out mode: the RQ workers' metrics, in the Redis hash `fs:metrics`, which every web
-process adds to its /metrics (`redis_samples`, one of `Metrics.sources`): workers may run on
-other machines, where a shared PROMETHEUS_MULTIPROC_DIR cannot carry their figures."""
+"""Scale-out: the RQ workers' metrics in the Redis hash `fs:metrics`, which every web process
+adds to its /metrics: workers may run on machines no PROMETHEUS_MULTIPROC_DIR is shared with."""
 from __future__ import annotations
 
 import json
@@ -16,8 +15,7 @@ from prometheus_client.utils import floatToGoString
 from app.observability.metrics import Metrics, Sample
 
 KEY = "fs:metrics"
-# Metrics attribute -> (name, label names) of the families a worker records; the rest
-# (HTTP, jobs_created_total) stay web-side.
+# Metrics attribute -> (name, label names) of each family a worker records.
 WORKER_FAMILIES = {
     "algorithm_executions": ("algorithm_executions_total", ("algorithm", "status")),
     "algorithm_duration": ("algorithm_execution_duration_seconds", ("algorithm",)),
@@ -25,18 +23,14 @@ WORKER_FAMILIES = {
     "job_duration": ("job_execution_duration_seconds", ("algorithm",)),
     "webhook_deliveries": ("webhook_deliveries_total", ("status",)),
 }
-_HINCRBYFLOAT_ALL = """
-for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end
-return 1
-"""
+_ADD_ALL = "for i = 1, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[1], ARGV[i], ARGV[i + 1]) end"
 
 
 class MetricsBuffer:
-    """A worker's increments, summed in memory and written in one script call at the end of
-    each task (app/jobs/tasks.py): a round trip per sample was a large part of a job's cost."""
+    """A worker's increments, summed in memory and written in one round trip after each task."""
 
     def __init__(self, client: redis.Redis) -> None:
-        self._add_all = client.register_script(_HINCRBYFLOAT_ALL)
+        self._add_all = client.register_script(_ADD_ALL)
         self._pending: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -48,21 +42,14 @@ class MetricsBuffer:
     def flush(self) -> None:
         """Write what was added; on a Redis error it is kept for the next flush."""
         with self._lock:
-            pending, self._pending = self._pending, Counter()
-        if not pending:
-            return
-        try:
-            self._add_all(keys=[KEY], args=[x for pair in pending.items() for x in pair])
-        except redis.RedisError:
-            with self._lock:
-                self._pending.update(pending)
-            raise
+            if self._pending:
+                self._add_all(keys=[KEY], args=[x for pair in self._pending.items() for x in pair])
+                self._pending.clear()
 
 
 @dataclass(frozen=True)
 class _RedisFamily:
-    """A worker family into the buffer, with prometheus_client's `labels`, `inc`, `observe`
-    (like prometheus_client's, `labels` gives a family of the same class)."""
+    """A worker family into the buffer, with prometheus_client's `labels`, `inc` and `observe`."""
 
     buffer: MetricsBuffer
     name: str  # the counter's sample name, or the histogram's name

@@ -7,12 +7,16 @@ import logging
 import time
 from typing import Any, Callable, Iterable
 
+from werkzeug.wsgi import get_path_info
+
 from app.observability.logs import ACCESS_LOGGER, REQUEST_ID, access_line
-from app.observability.metrics import UNMATCHED, Metrics, method_label, route_template
+from app.observability.metrics import UNMATCHED, Metrics, route_template
 from app.web.request_id import ENVIRON_KEY, HEADER, request_id_for
 from app.web.security_headers import add_security_headers
 
 access_log = logging.getLogger(ACCESS_LOGGER)  # its level (LOG_LEVEL) turns the lines off
+# Any other method is counted as "OTHER": clients must not be able to mint label values.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 StartResponse = Callable[..., Any]
 
@@ -46,15 +50,15 @@ class RequestCycle:
             REQUEST_ID.reset(token)
             self.metrics.http_in_progress.dec()
             elapsed = time.perf_counter() - started
-            method = method_label(environ.get("REQUEST_METHOD", ""))
-            self.metrics.count_request(method, seen["endpoint"], seen["status"], elapsed)
+            method = environ.get("REQUEST_METHOD", "")
+            if method not in METHODS:
+                method = "OTHER"
+            outcome = "success" if seen["status"] < 400 else "error"
+            self.metrics.http_requests.labels(method, seen["endpoint"], outcome).inc()
+            self.metrics.http_duration.labels(method, seen["endpoint"]).observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 access_line(request_id, {
-                    "method": method, "path": _path(environ), "endpoint": seen["endpoint"],
-                    "status": seen["status"], "duration_ms": round(elapsed * 1000, 3),
+                    "method": method, "path": get_path_info(environ)[:200],
+                    "endpoint": seen["endpoint"], "status": seen["status"],
+                    "duration_ms": round(elapsed * 1000, 3),
                     "remote_addr": environ.get("REMOTE_ADDR")})
-
-
-def _path(environ: dict[str, Any]) -> str:
-    """The request path as the client wrote it (WSGI hands it over as latin-1), cut at 200."""
-    return environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")[:200]
