@@ -12,8 +12,8 @@ from flask import Flask
 from werkzeug.routing import Rule
 
 from app.algorithms.base import Algorithm
-from app.docs.operations import (ATTRIBUTE, JSON, PATH_ALGORITHM_PARAMS, Operation,
-                                 not_an_operation)
+from app.docs.operations import (ATTRIBUTE, AUTOMATIC_METHODS, JSON, PATH_ALGORITHM_PARAMS,
+                                 Operation, not_an_operation)
 from app.web.errors import JOBS_PATH_PREFIX
 from app.health.schemas import HealthResponse, ReadinessResponse
 from app.invoke.schemas import AlgorithmList, InvokeResponse
@@ -32,8 +32,6 @@ def json_schema(schema: Schema) -> dict[str, Any]:
     return _converter.schema2jsonschema(schema)
 
 
-# Flask answers these on every route by itself; the document lists what the views serve.
-UNDOCUMENTED_METHODS = frozenset({"HEAD", "OPTIONS"})
 # The two ways app/web/auth.py accepts an API key; Swagger UI's Authorize button offers both.
 SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer",
@@ -69,7 +67,7 @@ def build_spec(app: Flask, algorithms: Mapping[str, Algorithm], default_algorith
         path = route_template(rule.rule)
         operations = {method.lower(): _operation(path, rule, documented, sorted(algorithms),
                                                  params, public_paths)
-                      for method in sorted(rule.methods - UNDOCUMENTED_METHODS)}
+                      for method in sorted(rule.methods - AUTOMATIC_METHODS)}
         spec.path(path, operations=operations)
     if public_paths is None:
         return spec.to_dict()

@@ -8,6 +8,8 @@ from typing import Any, Callable, TypeVar
 View = TypeVar("View", bound=Callable[..., Any])
 ATTRIBUTE = "openapi_operation"
 JSON = "application/json"
+# Flask answers these on every route by itself: not what the views serve.
+AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})
 # `request=` for /invoke/{algorithm}: the params schema of the algorithm the path names.
 PATH_ALGORITHM_PARAMS = "<params of the algorithm in the path>"
 

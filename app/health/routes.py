@@ -9,12 +9,11 @@ from flask import Blueprint, Flask, Response, jsonify
 from prometheus_client import generate_latest
 from prometheus_flask_exporter import PrometheusMetrics
 
-from app.docs.operations import operation
+from app.docs.operations import AUTOMATIC_METHODS, operation
 from app.extensions import EXTENSION_KEY, Scaffold, scaffold
 from app.health.schemas import HealthResponse, ReadinessResponse
 from app.observability.metrics import Metrics, route_template
 
-AUTOMATIC_METHODS = frozenset({"HEAD", "OPTIONS"})  # Flask adds these to every route
 
 bp = Blueprint("health", __name__)
 

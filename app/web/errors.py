@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Response, jsonify, request
 from werkzeug.exceptions import HTTPException, UnsupportedMediaType
 
 from app.errors import (AlgorithmNotFound, ClientError, Conflict, InvalidInput, JobNotFound,
