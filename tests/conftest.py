@@ -9,6 +9,7 @@ machine cannot confuse the check.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -77,6 +78,15 @@ def leaves_nothing_behind() -> Iterator[None]:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The run's own temp directory goes whatever happened, even if no test ran."""
     shutil.rmtree(RUN_TMP, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def root_log_level() -> Iterator[None]:
+    """An app sets the root logger's level (LOG_LEVEL) for its whole process; it is put
+    back after each test, so no test depends on the order the tests run in."""
+    level = logging.getLogger().level
+    yield
+    logging.getLogger().setLevel(level)
 
 
 @pytest.fixture
