@@ -27,6 +27,7 @@ from app.observability.logs import configure_logging
 log = logging.getLogger("app.worker")
 
 TICK_SECONDS = 0.25
+LEASE_RENEW_SECONDS = 1.0  # a tenth of the lease: Redis blips do not lose it
 KILL_GRACE_SECONDS = 5.0
 STOP_GRACE_SECONDS = 3.0
 STOP_POLL_SECONDS = 0.02
@@ -61,6 +62,7 @@ class Supervisor:
         self.children: dict[int, tuple[tasks.JobSlot, float]] = {}  # and when it was forked
         self.stopping = threading.Event()
         self.next_start = 0.0
+        self.lease_renewal_due = 0.0
 
     def run(self) -> None:
         for signum in SIGNALS:  # before anything is forked
@@ -135,11 +137,14 @@ class Supervisor:
     def _watch(self) -> None:
         """Kills a worker past its task's deadline; renews the lease of a job in progress
         (a lapsed lease tells the other `worker` processes this machine is gone)."""
+        renew = self.queue_name == tasks.JOBS_QUEUE and time.monotonic() >= self.lease_renewal_due
+        if renew:
+            self.lease_renewal_due = time.monotonic() + LEASE_RENEW_SECONDS
         for pid, (slot, _) in list(self.children.items()):
             work = slot.read()
             if work.job_id and time.time() > work.deadline + KILL_GRACE_SECONDS:
                 self._kill(pid, tasks.TIMED_OUT)
-            elif work.job_id and self.queue_name == tasks.JOBS_QUEUE:
+            elif work.job_id and renew:
                 _logged(tasks.context().store.renew_lease, work.job_id)
 
     def _kill(self, pid: int, error: str) -> None:
