@@ -52,7 +52,7 @@ class MemoryJobStore:
                    **changes: Any) -> JobRecord | None:
         with self._lock:
             old = self._live(job_id)
-            if old is None or (expected is not None and old.status not in set(expected)):
+            if old is None or (expected is not None and old.status not in expected):
                 return None
             new = replace(old, **changes)
             self._jobs[job_id] = new.to_json()
